@@ -1,0 +1,56 @@
+package document
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SyntaxError is a syntax or shape error in document text. Line and Column are
+// 1-based and point at the place where the problem shows.
+type SyntaxError struct {
+	Line   int
+	Column int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
+}
+
+func syntaxErrorAt(p Pos, format string, args ...any) *SyntaxError {
+	line, col := p.Line, p.Column
+	if line < 1 {
+		line = 1
+	}
+	if col < 1 {
+		col = 1
+	}
+	return &SyntaxError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Problem is one finding of Validate or ParameterValues.
+type Problem struct {
+	Step      string   // step name; empty when not about a step
+	StepIndex int      // index in MainSteps; -1 when not about a step
+	Path      []string // e.g. ["inputs", "ImageId"], ["onFailure"], ["parameters", "x", "allowedPattern"]
+	Message   string
+	Pos       Pos // zero when unknown (documents built from HCL)
+}
+
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.Pos.Line > 0 {
+		fmt.Fprintf(&b, "line %d, column %d: ", p.Pos.Line, p.Pos.Column)
+	}
+	if p.StepIndex >= 0 && p.Step != "" {
+		fmt.Fprintf(&b, "step %q: ", p.Step)
+	} else if p.StepIndex >= 0 {
+		fmt.Fprintf(&b, "step %d: ", p.StepIndex+1)
+	}
+	if len(p.Path) > 0 {
+		b.WriteString(strings.Join(p.Path, "."))
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}

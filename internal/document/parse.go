@@ -1,0 +1,19 @@
+package document
+
+import "bytes"
+
+// Parse parses JSON when the first non-space character is '{', YAML otherwise.
+func Parse(text []byte) (*Document, error) {
+	t := bytes.TrimLeft(stripBOM(text), " \t\r\n")
+	if len(t) > 0 && t[0] == '{' {
+		return ParseJSON(text)
+	}
+	return ParseYAML(text)
+}
+
+func stripBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}

@@ -1,0 +1,315 @@
+package document
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// RefKind tells what a {{ }} template names.
+type RefKind int
+
+const (
+	RefParameter  RefKind = iota + 1 // {{ Name }} or {{ variable:Name }}
+	RefStepOutput                    // {{ step.Output }}
+	RefGlobal                        // {{ global:DATE_TIME }}
+	RefAutomation                    // {{ automation:EXECUTION_ID }}
+	RefSSM                           // {{ ssm:/path }}
+)
+
+func (k RefKind) String() string {
+	switch k {
+	case RefParameter:
+		return "parameter"
+	case RefStepOutput:
+		return "step output"
+	case RefGlobal:
+		return "global"
+	case RefAutomation:
+		return "automation variable"
+	case RefSSM:
+		return "SSM parameter"
+	}
+	return fmt.Sprintf("RefKind(%d)", int(k))
+}
+
+// Ref is one {{ }} template.
+type Ref struct {
+	Kind   RefKind
+	Name   string // parameter or variable name, global name ("DATE_TIME"), "EXECUTION_ID", or the SSM parameter name ("/path")
+	Step   string // RefStepOutput: the step
+	Output string // RefStepOutput: the output
+	Raw    string // the template as written, e.g. "{{ startInstances.InstanceIds }}"
+}
+
+// IsVariable tells whether a RefParameter was written {{ variable:Name }}, the
+// runbook-variable form.
+func (r Ref) IsVariable() bool {
+	return r.Kind == RefParameter && strings.Contains(r.Raw, "variable:")
+}
+
+// Scope supplies the values of templates.
+type Scope interface {
+	Lookup(ref Ref) (any, error)
+}
+
+// TemplateError is a malformed template.
+type TemplateError struct {
+	Text string // the offending text
+	Msg  string
+}
+
+func (e *TemplateError) Error() string { return e.Msg }
+
+// span is one template inside a string: s[start:end] is the template text.
+type span struct {
+	start, end int
+	ref        Ref
+}
+
+// scanTemplates finds the templates in s.
+func scanTemplates(s string) ([]span, error) {
+	var spans []span
+	for i := 0; ; {
+		j := strings.Index(s[i:], "{{")
+		if j < 0 {
+			return spans, nil
+		}
+		start := i + j
+		k := strings.Index(s[start+2:], "}}")
+		if k < 0 {
+			return nil, &TemplateError{Text: s[start:], Msg: fmt.Sprintf("unclosed template: %q has no closing }}", clip(s[start:], 40))}
+		}
+		end := start + 2 + k + 2
+		ref, err := parseRef(s[start:end])
+		if err != nil {
+			return nil, err
+		}
+		spans = append(spans, span{start: start, end: end, ref: ref})
+		i = end
+	}
+}
+
+func parseRef(raw string) (Ref, error) {
+	body := strings.TrimSpace(raw[2 : len(raw)-2])
+	bad := func(why string) (Ref, error) {
+		return Ref{}, &TemplateError{Text: raw, Msg: fmt.Sprintf("malformed template %q: %s", clip(raw, 60), why)}
+	}
+	if body == "" {
+		return bad("it names nothing")
+	}
+	for _, r := range body {
+		if !(r == '_' || r == '-' || r == '.' || r == ':' || r == '/' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			if r == '{' || r == '}' {
+				return bad("braces do not nest; write {{ name }}")
+			}
+			return bad(fmt.Sprintf("%q cannot appear in a name; a template is {{ Parameter }}, {{ step.Output }}, {{ global:NAME }}, {{ automation:EXECUTION_ID }} or {{ ssm:/name }}", r))
+		}
+	}
+	ref := Ref{Raw: raw}
+	if ns, name, ok := strings.Cut(body, ":"); ok {
+		if name == "" {
+			return bad(fmt.Sprintf("%q is followed by no name", ns+":"))
+		}
+		switch ns {
+		case "global":
+			ref.Kind, ref.Name = RefGlobal, name
+		case "automation":
+			ref.Kind, ref.Name = RefAutomation, name
+		case "ssm":
+			ref.Kind, ref.Name = RefSSM, name
+		case "variable":
+			ref.Kind, ref.Name = RefParameter, name
+		default:
+			return bad(fmt.Sprintf("unknown prefix %q; use global:, automation:, variable: or ssm:", ns+":"))
+		}
+		if ref.Kind != RefSSM && strings.ContainsAny(name, ":/") {
+			return bad("the name after the prefix may not contain : or /")
+		}
+		return ref, nil
+	}
+	if strings.Contains(body, "/") {
+		return bad("/ belongs only in {{ ssm:/name }}")
+	}
+	if step, output, ok := strings.Cut(body, "."); ok {
+		if step == "" || output == "" {
+			return bad("a step output is written {{ stepName.OutputName }}")
+		}
+		ref.Kind, ref.Step, ref.Output = RefStepOutput, step, output
+		return ref, nil
+	}
+	ref.Kind, ref.Name = RefParameter, body
+	return ref, nil
+}
+
+// RefsIn returns the templates in v, walking strings inside lists and maps (map
+// keys are not templates). Map entries are visited in key order.
+func RefsIn(v any) ([]Ref, error) {
+	var refs []Ref
+	err := walkStrings(v, nil, func(s string, _ []string) error {
+		spans, err := scanTemplates(s)
+		for _, sp := range spans {
+			refs = append(refs, sp.ref)
+		}
+		return err
+	})
+	return refs, err
+}
+
+// walkStrings calls fn for every string in v with its path.
+func walkStrings(v any, path []string, fn func(s string, path []string) error) error {
+	switch t := v.(type) {
+	case string:
+		return fn(t, path)
+	case []any:
+		for i, e := range t {
+			if err := walkStrings(e, append(path[:len(path):len(path)], fmt.Sprint(i)), fn); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			if err := walkStrings(t[k], append(path[:len(path):len(path)], k), fn); err != nil {
+				return err
+			}
+		}
+	case []string, map[string]string:
+		return walkStrings(normalizeValue(t), path, fn)
+	}
+	return nil
+}
+
+// wholeTemplate reports whether s is exactly one template and nothing else.
+func wholeTemplate(s string) (Ref, bool, error) {
+	if !strings.HasPrefix(s, "{{") || !strings.HasSuffix(s, "}}") {
+		if _, err := scanTemplates(s); err != nil {
+			return Ref{}, false, err
+		}
+		return Ref{}, false, nil
+	}
+	spans, err := scanTemplates(s)
+	if err != nil {
+		return Ref{}, false, err
+	}
+	if len(spans) == 1 && spans[0].start == 0 && spans[0].end == len(s) {
+		return spans[0].ref, true, nil
+	}
+	return Ref{}, false, nil
+}
+
+// HasTemplate reports whether s contains a template (well-formed or not).
+func HasTemplate(s string) bool { return strings.Contains(s, "{{") }
+
+// Resolve replaces templates in v with values from scope. A string that is
+// exactly one template becomes the raw value (which may be a list); templates
+// inside text are interpolated (a list there must have exactly one element); in a
+// list, an element that is exactly one template resolving to a list is spliced in.
+func Resolve(v any, scope Scope) (any, error) {
+	switch t := v.(type) {
+	case string:
+		return resolveString(t, scope)
+	case []any:
+		out := make([]any, 0, len(t))
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				ref, whole, err := wholeTemplate(s)
+				if err != nil {
+					return nil, err
+				}
+				if whole {
+					val, err := lookup(scope, ref)
+					if err != nil {
+						return nil, err
+					}
+					if list, ok := val.([]any); ok {
+						out = append(out, list...)
+					} else {
+						out = append(out, val)
+					}
+					continue
+				}
+			}
+			r, err := Resolve(e, scope)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			r, err := Resolve(e, scope)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []string, map[string]string:
+		return Resolve(normalizeValue(t), scope)
+	}
+	return v, nil
+}
+
+func lookup(scope Scope, ref Ref) (any, error) {
+	if scope == nil {
+		return nil, fmt.Errorf("%s: no values to resolve templates with", ref.Raw)
+	}
+	val, err := scope.Lookup(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref.Raw, err)
+	}
+	return normalizeValue(val), nil
+}
+
+func resolveString(s string, scope Scope) (any, error) {
+	spans, err := scanTemplates(s)
+	if err != nil || len(spans) == 0 {
+		return s, err
+	}
+	if len(spans) == 1 && spans[0].start == 0 && spans[0].end == len(s) {
+		return lookup(scope, spans[0].ref)
+	}
+	var b strings.Builder
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp.start])
+		val, err := lookup(scope, sp.ref)
+		if err != nil {
+			return nil, err
+		}
+		text, err := interpolationText(sp.ref, val)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(text)
+		last = sp.end
+	}
+	b.WriteString(s[last:])
+	return b.String(), nil
+}
+
+func interpolationText(ref Ref, v any) (string, error) {
+	if t, ok := scalarText(v); ok {
+		return t, nil
+	}
+	switch t := v.(type) {
+	case []any:
+		if len(t) != 1 {
+			return "", fmt.Errorf("%s is a list of %d values and cannot be placed inside text: it must have exactly one value", ref.Raw, len(t))
+		}
+		if s, ok := scalarText(t[0]); ok {
+			return s, nil
+		}
+		return interpolationText(ref, t[0])
+	case map[string]any:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", ref.Raw, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", ref.Raw, v)
+}

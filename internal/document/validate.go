@@ -1,0 +1,336 @@
+package document
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+)
+
+var stepNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// ParameterTypes are the types a document parameter (or variable) may have.
+var ParameterTypes = []string{"String", "StringList", "Integer", "Boolean", "StringMap", "MapList"}
+
+// Validate runs every static check on d. Each problem names the step (when it is
+// about one) and the attribute path. A nil result means the document is valid.
+func Validate(d *Document) []Problem {
+	if d == nil {
+		return []Problem{{StepIndex: -1, Message: "no document"}}
+	}
+	v := &validator{d: d, steps: map[string]stepInfo{}, params: map[string]bool{}, vars: map[string]bool{}, seen: map[string]string{}}
+	v.collect()
+	v.header()
+	v.parameters()
+	v.variables()
+	for i := range d.MainSteps {
+		s := &d.MainSteps[i]
+		v.step(v.outerStep(i, s))
+	}
+	v.outputs()
+	return v.problems
+}
+
+type validator struct {
+	d        *Document
+	problems []Problem
+	steps    map[string]stepInfo // every step name, loop steps included
+	names    []string            // step names, for suggestions
+	params   map[string]bool
+	vars     map[string]bool
+	seen     map[string]string // step names checked so far -> which step has it
+}
+
+type stepInfo struct {
+	index  int // index of the main step (the loop for nested steps)
+	action string
+	outs   []string // user-declared outputs
+}
+
+// stepCtx is the step being checked and where its problems go.
+type stepCtx struct {
+	index  int
+	step   *Step
+	loop   bool   // references to steps of the same index are allowed (aws:loop)
+	parent string // name of the enclosing aws:loop step, for nested steps
+	report func(path []string, msg string)
+}
+
+func (c *stepCtx) label() string {
+	if c.parent != "" {
+		return fmt.Sprintf("step %q in loop %q", c.step.Name, c.parent)
+	}
+	return fmt.Sprintf("step %d", c.index+1)
+}
+
+func (v *validator) add(p Problem) { v.problems = append(v.problems, p) }
+
+func (v *validator) docProblem(path []string, msg string, args ...any) {
+	v.add(Problem{StepIndex: -1, Path: path, Message: fmt.Sprintf(msg, args...), Pos: v.docPos(path)})
+}
+
+func (v *validator) docPos(path []string) Pos {
+	for n := len(path); n > 0; n-- {
+		if p, ok := v.d.fieldPos[strings.Join(path[:n], ".")]; ok {
+			return p
+		}
+	}
+	if len(path) >= 2 && path[0] == "parameters" {
+		for _, p := range v.d.Parameters {
+			if p.Name == path[1] {
+				return p.Pos
+			}
+		}
+	}
+	if len(path) >= 2 && path[0] == "variables" {
+		for _, p := range v.d.Variables {
+			if p.Name == path[1] {
+				return p.Pos
+			}
+		}
+	}
+	return v.d.fieldPos[""]
+}
+
+func stepPos(s *Step, path []string) Pos {
+	if len(path) >= 2 && path[0] == "inputs" {
+		if p, ok := s.fieldPos["inputs."+path[1]]; ok {
+			return p
+		}
+	}
+	if len(path) >= 2 && path[0] == "outputs" {
+		if p, ok := s.fieldPos["outputs."+path[1]]; ok {
+			return p
+		}
+	}
+	if len(path) >= 1 {
+		if p, ok := s.fieldPos[path[0]]; ok {
+			return p
+		}
+	}
+	return s.Pos
+}
+
+func (v *validator) outerStep(i int, s *Step) *stepCtx {
+	return &stepCtx{index: i, step: s, loop: s.Action == "aws:loop", report: func(path []string, msg string) {
+		v.add(Problem{Step: s.Name, StepIndex: i, Path: path, Message: msg, Pos: stepPos(s, path)})
+	}}
+}
+
+func (c *stepCtx) problem(path []string, format string, args ...any) {
+	c.report(append([]string(nil), path...), fmt.Sprintf(format, args...))
+}
+
+// collect registers step names, parameters and variables before any check, so
+// that forward references can be told from unknown ones.
+func (v *validator) collect() {
+	for _, p := range v.d.Parameters {
+		v.params[p.Name] = true
+	}
+	for _, p := range v.d.Variables {
+		v.vars[p.Name] = true
+	}
+	for i := range v.d.MainSteps {
+		v.register(i, &v.d.MainSteps[i], 0)
+	}
+}
+
+func (v *validator) register(i int, s *Step, depth int) {
+	if _, dup := v.steps[s.Name]; s.Name != "" && !dup { // duplicates are reported by the step check
+		info := stepInfo{index: i, action: s.Action}
+		for _, o := range s.Outputs {
+			info.outs = append(info.outs, o.Name)
+		}
+		v.steps[s.Name] = info
+		v.names = append(v.names, s.Name)
+	}
+	if s.Action == "aws:loop" && depth < maxDepth {
+		for _, inner := range v.loopSteps(s, nil) {
+			v.register(i, &inner.step, depth+1)
+		}
+	}
+}
+
+type indexedStep struct {
+	index int
+	step  Step
+}
+
+// loopSteps decodes the steps nested in an aws:loop. Shape errors go to c when
+// it is not nil.
+func (v *validator) loopSteps(s *Step, c *stepCtx) []indexedStep {
+	list, ok := normalizeValue(s.Inputs["Steps"]).([]any)
+	if !ok {
+		return nil
+	}
+	var out []indexedStep
+	dc := &decoder{doc: &Document{fieldPos: map[string]Pos{}}}
+	for j, e := range list {
+		st, err := dc.step(valueToNode(e), []string{"Steps", fmt.Sprintf("[%d]", j)})
+		if err != nil {
+			if c != nil {
+				msg := err.Error()
+				var se *SyntaxError
+				if errors.As(err, &se) {
+					msg = se.Msg
+				}
+				c.problem([]string{"inputs", "Steps", strconv.Itoa(j)}, "%s", msg)
+			}
+			continue
+		}
+		st.Pos = Pos{}
+		out = append(out, indexedStep{index: j, step: st})
+	}
+	return out
+}
+
+func (v *validator) header() {
+	switch v.d.SchemaVersion {
+	case "0.3":
+	case "":
+		v.docProblem([]string{"schemaVersion"}, `schemaVersion is missing; write "schemaVersion": "0.3"`)
+	default:
+		v.docProblem([]string{"schemaVersion"}, `schemaVersion %q is not supported: Automation documents use "0.3"`, v.d.SchemaVersion)
+	}
+	if v.d.MainSteps == nil {
+		v.docProblem([]string{"mainSteps"}, "mainSteps is missing: a document needs at least one step")
+	} else if len(v.d.MainSteps) == 0 {
+		v.docProblem([]string{"mainSteps"}, "mainSteps is empty: a document needs at least one step")
+	}
+	v.templates(v.d.AssumeRole, []string{"assumeRole"}, refContext{where: "assumeRole"}, v.docReporter())
+}
+
+func (v *validator) docReporter() func(path []string, msg string) {
+	return func(path []string, msg string) {
+		v.add(Problem{StepIndex: -1, Path: path, Message: msg, Pos: v.docPos(path)})
+	}
+}
+
+func (v *validator) parameters() {
+	seen := map[string]bool{}
+	for _, p := range v.d.Parameters {
+		path := []string{"parameters", p.Name}
+		sub := func(k string) []string { return []string{"parameters", p.Name, k} }
+		if p.Name == "" {
+			v.docProblem(path, "a parameter has no name")
+			continue
+		}
+		if seen[p.Name] {
+			v.docProblem(path, "parameter %q is declared twice", p.Name)
+			continue
+		}
+		seen[p.Name] = true
+		typeOK := v.checkType(p.Type, sub("type"), "parameter "+strconv.Quote(p.Name))
+		if p.AllowedPattern != "" {
+			if _, err := regexp.Compile(p.AllowedPattern); err != nil {
+				v.docProblem(sub("allowedPattern"), "allowedPattern %q does not compile: %s", p.AllowedPattern, regexpReason(err))
+			}
+		}
+		if !p.HasDefault || p.Default == nil {
+			continue
+		}
+		def := normalizeValue(p.Default)
+		v.templates(def, sub("default"), refContext{where: "a parameter default", ssm: true, self: p.Name}, v.docReporter())
+		if !typeOK || containsTemplate(def) {
+			continue // the value is only known at run time
+		}
+		for _, msg := range checkParameterValue(p, def) {
+			v.docProblem(sub("default"), "default %s", msg)
+		}
+	}
+}
+
+func regexpReason(err error) string {
+	var re *syntax.Error
+	if errors.As(err, &re) {
+		return fmt.Sprintf("%s: %q", re.Code, re.Expr)
+	}
+	return err.Error()
+}
+
+func (v *validator) checkType(t string, path []string, what string) bool {
+	if t == "" {
+		v.docProblem(path, "%s has no type; use one of %s", what, strings.Join(ParameterTypes, ", "))
+		return false
+	}
+	for _, pt := range ParameterTypes {
+		if t == pt {
+			return true
+		}
+	}
+	v.docProblem(path, "unknown type %q%s", t, hintList(t, ParameterTypes, "types"))
+	return false
+}
+
+func (v *validator) variables() {
+	seen := map[string]bool{}
+	for _, va := range v.d.Variables {
+		path := []string{"variables", va.Name}
+		if va.Name == "" {
+			v.docProblem(path, "a variable has no name")
+			continue
+		}
+		if seen[va.Name] {
+			v.docProblem(path, "variable %q is declared twice", va.Name)
+			continue
+		}
+		seen[va.Name] = true
+		if v.params[va.Name] {
+			v.docProblem(path, "variable %q has the name of a parameter; {{ %s }} would be ambiguous", va.Name, va.Name)
+		}
+		typeOK := v.checkType(va.Type, append(path, "type"), "variable "+strconv.Quote(va.Name))
+		if !va.HasDefault || va.Default == nil {
+			continue
+		}
+		def := normalizeValue(va.Default)
+		v.templates(def, append(path, "default"), refContext{where: "a variable default", self: va.Name}, v.docReporter())
+		if typeOK && !containsTemplate(def) {
+			for _, msg := range checkParameterValue(Parameter{Name: va.Name, Type: va.Type}, def) {
+				v.docProblem(append(path, "default"), "default %s", msg)
+			}
+		}
+	}
+}
+
+// outputs checks the document's "step.Output" list.
+func (v *validator) outputs() {
+	for i, o := range v.d.Outputs {
+		path := []string{"outputs", strconv.Itoa(i)}
+		step, out, ok := strings.Cut(o, ".")
+		if !ok || step == "" || out == "" {
+			v.docProblem(path, "outputs entry %q must be written step.Output, e.g. createImage.ImageId", o)
+			continue
+		}
+		info, ok := v.steps[step]
+		if !ok {
+			v.docProblem(path, "outputs entry %q names step %q, which does not exist%s", o, step, didYouMean(step, v.names))
+			continue
+		}
+		if msg := outputProblem(step, out, info); msg != "" {
+			v.docProblem(path, "outputs entry %q: %s", o, msg)
+		}
+	}
+}
+
+// outputProblem explains why step.out is not an output the step produces.
+func outputProblem(step, out string, info stepInfo) string {
+	spec, known := LookupAction(info.action)
+	if !known {
+		return "" // the action is reported on its own
+	}
+	names := append([]string(nil), info.outs...)
+	for _, o := range spec.Outputs {
+		names = append(names, o.Name)
+	}
+	for _, n := range names {
+		if n == out {
+			return ""
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("step %q (%s) has no outputs", step, info.action)
+	}
+	return fmt.Sprintf("step %q (%s) has no output %q%s", step, info.action, out, hintList(out, names, "its outputs"))
+}

@@ -1,0 +1,178 @@
+package document
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+)
+
+// normalizeValue converts Go values that callers may hand in (int, []string,
+// map[string]string, json.Number, ...) to the model's value set: string, bool,
+// int64, float64, []any, map[string]any and nil. Unknown kinds become nil.
+func normalizeValue(v any) any {
+	switch t := v.(type) {
+	case nil, string, bool, int64:
+		return t
+	case float64:
+		return normalNumber(t)
+	case float32:
+		return normalNumber(float64(t))
+	case int:
+		return int64(t)
+	case int8:
+		return int64(t)
+	case int16:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case uint:
+		return normalNumber(float64(t))
+	case uint8:
+		return int64(t)
+	case uint16:
+		return int64(t)
+	case uint32:
+		return int64(t)
+	case uint64:
+		if t <= math.MaxInt64 {
+			return int64(t)
+		}
+		return float64(t)
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil {
+			return normalNumber(f)
+		}
+		return t.String()
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = normalizeValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = normalizeValue(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = e
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = e
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = normalizeValue(rv.Index(i).Interface())
+		}
+		return out
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return nil
+		}
+		out := make(map[string]any, rv.Len())
+		iter := rv.MapRange()
+		for iter.Next() {
+			out[iter.Key().String()] = normalizeValue(iter.Value().Interface())
+		}
+		return out
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return nil
+		}
+		return normalizeValue(rv.Elem().Interface())
+	case reflect.String:
+		return rv.String()
+	}
+	return nil
+}
+
+// formatNumber spells a number the way encoding/json does.
+func formatNumber(v any) string {
+	switch t := v.(type) {
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case float64:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return strconv.FormatFloat(t, 'g', -1, 64)
+		}
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func isScalar(v any) bool {
+	switch v.(type) {
+	case string, bool, int64, float64:
+		return true
+	}
+	return false
+}
+
+// scalarText is the text of a scalar as it appears when interpolated into a string.
+func scalarText(v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case bool:
+		return strconv.FormatBool(t), true
+	case int64, float64:
+		return formatNumber(t), true
+	case nil:
+		return "", true
+	}
+	return "", false
+}
+
+// kindOf names the kind of a model value for messages.
+func kindOf(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("the string %q", clip(t, 40))
+	case bool:
+		return fmt.Sprintf("the boolean %t", t)
+	case int64, float64:
+		return "the number " + formatNumber(t)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a value of Go type %T", v)
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
