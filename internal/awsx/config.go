@@ -1,0 +1,244 @@
+package awsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Config is the provider's AWS configuration. Empty fields fall back to the
+// SDK's default chain (environment, shared files, IMDS/container).
+type Config struct {
+	Region                 string
+	Profile                string
+	SharedConfigFiles      []string
+	SharedCredentialsFiles []string
+	AccessKey              string
+	SecretKey              string
+	Token                  string
+	AssumeRole             *AssumeRole
+	Endpoints              Endpoints
+	// MaxRetries is the SDK's maximum attempts per call; 0 keeps the SDK default.
+	MaxRetries                int
+	SkipCredentialsValidation bool
+	SkipRequestingAccountID   bool
+	// APIOptions are added to every client's middleware stack (fault injection
+	// in tests, user agent).
+	APIOptions []func(*middleware.Stack) error
+	UserAgent  string
+}
+
+// AssumeRole is a role to assume on top of the base credentials.
+type AssumeRole struct {
+	RoleARN     string
+	SessionName string
+	ExternalID  string
+	Duration    time.Duration
+}
+
+// Endpoints override service URLs. An empty field keeps the SDK's resolution,
+// which honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+type Endpoints struct {
+	EC2    string
+	SSM    string
+	Lambda string
+	STS    string
+	IAM    string
+}
+
+// New loads the configuration, builds the clients and, unless skipped, checks
+// the credentials and learns the account id and partition from STS.
+func New(ctx context.Context, c Config) (*Clients, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				if c.MaxRetries > 0 {
+					o.MaxAttempts = c.MaxRetries
+				}
+				// The client-side retry quota turns a throttle storm into hard
+				// failures across every call of the process; AWS's own throttling
+				// is the limit we respect, by backing off.
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+	}
+	if len(c.SharedConfigFiles) > 0 {
+		opts = append(opts, config.WithSharedConfigFiles(c.SharedConfigFiles))
+	}
+	if len(c.SharedCredentialsFiles) > 0 {
+		opts = append(opts, config.WithSharedCredentialsFiles(c.SharedCredentialsFiles))
+	}
+	if c.AccessKey != "" || c.SecretKey != "" {
+		if c.AccessKey == "" || c.SecretKey == "" {
+			return nil, errors.New("access_key and secret_key must be set together")
+		}
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.Token)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no AWS region: set region in the provider block, AWS_REGION, or a region in the shared config profile")
+	}
+	if c.UserAgent != "" {
+		cfg.APIOptions = append(cfg.APIOptions, awsmiddleware.AddUserAgentKey(c.UserAgent))
+	}
+	cfg.APIOptions = append(cfg.APIOptions, c.APIOptions...)
+
+	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.STS) })
+	if ar := c.AssumeRole; ar != nil && ar.RoleARN != "" {
+		if !c.SkipCredentialsValidation {
+			if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+				return nil, credentialsError(c, err)
+			}
+		}
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = ar.SessionName
+			if o.RoleSessionName == "" {
+				o.RoleSessionName = fmt.Sprintf("amibake-%d", time.Now().Unix())
+			}
+			if ar.ExternalID != "" {
+				o.ExternalID = aws.String(ar.ExternalID)
+			}
+			if ar.Duration > 0 {
+				o.Duration = ar.Duration
+			}
+		}))
+		stsClient = sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.STS) })
+	}
+	if !c.SkipCredentialsValidation {
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return nil, credentialsError(c, err)
+		}
+	}
+
+	ec2Client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.EC2) })
+	ssmClient := ssm.NewFromConfig(cfg, func(o *ssm.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.SSM) })
+	lambdaClient := lambda.NewFromConfig(cfg, func(o *lambda.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.Lambda) })
+	iamClient := iam.NewFromConfig(cfg, func(o *iam.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.IAM) })
+
+	cl := &Clients{
+		EC2:       ec2Client,
+		SSM:       ssmClient,
+		Lambda:    lambdaClient,
+		STS:       stsClient,
+		IAM:       iamClient,
+		Raw:       map[string]any{"ec2": ec2Client, "ssm": ssmClient, "lambda": lambdaClient, "sts": stsClient, "iam": iamClient},
+		Region:    cfg.Region,
+		Partition: PartitionForRegion(cfg.Region),
+		Policy:    DefaultPolicy(),
+	}
+	cl.NewWatchers()
+
+	if !c.SkipRequestingAccountID {
+		id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			if !c.SkipCredentialsValidation && isCredentialsFailure(err) {
+				return nil, credentialsError(c, err)
+			}
+			return nil, fmt.Errorf("requesting the account id (STS GetCallerIdentity; set skip_requesting_account_id to avoid it): %w", err)
+		}
+		if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
+			cl.Partition = a.Partition
+		}
+		cl.AccountID = aws.ToString(id.Account)
+	}
+	return cl, nil
+}
+
+func setEndpoint(dst **string, url string) {
+	if url != "" {
+		*dst = aws.String(url)
+	}
+}
+
+// PartitionForRegion guesses the partition when STS was not asked.
+func PartitionForRegion(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "aws-iso-e"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "aws-iso-f"
+	}
+	return "aws"
+}
+
+func isCredentialsFailure(err error) bool {
+	switch ErrorCode(err) {
+	case "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+		"UnrecognizedClientException", "AuthFailure", "AccessDenied", "InvalidAccessKeyId":
+		return true
+	}
+	var ae interface{ ErrorCode() string }
+	return !errors.As(err, &ae) && strings.Contains(err.Error(), "credentials")
+}
+
+// credentialsError turns the SDK's chain failure into one message that says
+// where credentials were looked for, since the SDK only reports the last
+// source it tried.
+func credentialsError(c Config, err error) error {
+	set := func(ok bool) string {
+		if ok {
+			return "set"
+		}
+		return "not set"
+	}
+	profile := c.Profile
+	if profile == "" {
+		profile = os.Getenv("AWS_PROFILE")
+	}
+	if profile == "" {
+		profile = "default"
+	}
+	files := append(append([]string{}, c.SharedConfigFiles...), c.SharedCredentialsFiles...)
+	if len(files) == 0 {
+		files = []string{config.DefaultSharedConfigFilename(), config.DefaultSharedCredentialsFilename()}
+	}
+	role := "not configured"
+	if c.AssumeRole != nil && c.AssumeRole.RoleARN != "" {
+		role = c.AssumeRole.RoleARN
+	}
+	tried := []string{
+		"static access_key/secret_key: " + set(c.AccessKey != ""),
+		"environment AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: " + set(os.Getenv("AWS_ACCESS_KEY_ID") != ""),
+		fmt.Sprintf("shared config/credentials files %s, profile %q", strings.Join(files, ", "), profile),
+		"web identity token file (AWS_WEB_IDENTITY_TOKEN_FILE): " + set(os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != ""),
+		"container credentials endpoint: " + set(os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "" || os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != ""),
+		"EC2 instance metadata (IMDS)",
+		"assume role: " + role,
+	}
+	return fmt.Errorf("no valid AWS credentials found (tried %s): %w", strings.Join(tried, "; "), err)
+}
