@@ -1,0 +1,81 @@
+// Package actions runs SSM Automation actions against AWS, one file per action,
+// and keeps the ledger of everything a run creates so that it can be removed
+// again.
+package actions
+
+import (
+	"context"
+	"sort"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+// Env is what an action may use besides its inputs.
+type Env struct {
+	Clients *awsx.Clients
+	Ledger  *Ledger
+	// Tags go on everything the run creates: at creation for instances,
+	// volumes and images; on snapshots as soon as the image lists them.
+	Tags        map[string]string
+	ExecutionID string
+	Log         Logger // may be nil
+}
+
+// Logger receives one line per AWS resource created and per notable wait.
+type Logger interface {
+	Info(msg string, fields map[string]any)
+}
+
+func (e *Env) info(msg string, fields map[string]any) {
+	if e != nil && e.Log != nil {
+		e.Log.Info(msg, fields)
+	}
+}
+
+// Result is what a step produced.
+type Result struct {
+	Outputs map[string]any
+	// NextStep is set by aws:branch to the step to run next.
+	NextStep string
+}
+
+// Action runs one step. in holds the step's inputs, templates resolved and
+// values coerced to the action's input types, keyed by SSM input name.
+type Action interface {
+	Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error)
+}
+
+// registry is the one table of runnable actions: adding an action is one file
+// and one line here.
+var registry = map[string]Action{
+	"aws:runInstances":               runInstances{},
+	"aws:runCommand":                 runCommand{},
+	"aws:changeInstanceState":        changeInstanceState{},
+	"aws:createImage":                createImage{},
+	"aws:createTags":                 createTags{},
+	"aws:invokeLambdaFunction":       invokeLambdaFunction{},
+	"aws:sleep":                      sleep{},
+	"aws:copyImage":                  copyImage{},
+	"aws:deleteImage":                deleteImage{},
+	"aws:branch":                     branch{},
+	"aws:executeAwsApi":              executeAwsAPI{},
+	"aws:waitForAwsResourceProperty": waitForAwsResourceProperty{},
+	"aws:assertAwsResourceProperty":  assertAwsResourceProperty{},
+}
+
+// Lookup returns the runnable action for an SSM action name ("aws:runInstances").
+func Lookup(name string) (Action, bool) {
+	a, ok := registry[name]
+	return a, ok
+}
+
+// Supported lists the action names this package can run, sorted.
+func Supported() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,28 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+// assertAwsResourceProperty is aws:assertAwsResourceProperty: one call; the
+// step fails unless the selected property has a desired value.
+type assertAwsResourceProperty struct{}
+
+func (assertAwsResourceProperty) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
+	sel, desired, err := propertyInputs(in)
+	if err != nil {
+		return Result{}, err
+	}
+	got, err := property(ctx, env, in, sel)
+	if err != nil {
+		return Result{}, err
+	}
+	if !isDesired(got, desired) {
+		return Result{}, fmt.Errorf("%s is %s, not one of %s", sel, show(got), strings.Join(desired, ", "))
+	}
+	return Result{Outputs: map[string]any{}}, nil
+}
