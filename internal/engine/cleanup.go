@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
+)
+
+// cleanupFunc and sweepFunc are variables so tests can watch the context they get.
+var (
+	cleanupFunc       = actions.Cleanup
+	sweepFunc         = actions.Sweep
+	markCompletedFunc = actions.MarkCompleted
+)
+
+// cleanup removes what the run leaves behind: builder instances always (unless
+// kept), images and their snapshots when the run failed. It runs on a context of
+// its own, because ctx is often the reason the run ended.
+func (r *runner) cleanup(ctx context.Context, failed bool) *CleanupError {
+	opts := actions.CleanupOptions{TerminateInstances: !r.o.KeepBuilderInstances, DeleteImages: failed, KeepImageIDs: r.o.KeepImageIDs}
+	if !r.needsCleanup(opts) {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+
+	started := r.now()
+	var (
+		report actions.CleanupReport
+		err    error
+	)
+	if perr := r.protect(func() error {
+		report, err = cleanupFunc(cctx, r.env(nil), opts)
+		return nil
+	}); perr != nil {
+		err = perr
+	}
+
+	var cerr *CleanupError
+	fields := reportFields(report)
+	fields["run_failed"] = failed
+	if err != nil || len(report.Failures) > 0 {
+		cerr = newCleanupError(report, err)
+		fields["error"] = cerr.Error()
+	}
+	r.emit(Event{Kind: EventCleanup, Elapsed: r.now().Sub(started), Fields: fields})
+	return cerr
+}
+
+// markCompleted tags the images of a successful run so that a later sweep with the
+// same bake key (a rebuild with create_before_destroy, say) never removes them.
+// A failure is reported, not fatal: the image is already recorded in state.
+func (r *runner) markCompleted(ctx context.Context) {
+	pending := false
+	for _, im := range r.ledger.Images() {
+		pending = pending || !im.Deleted
+	}
+	if !pending {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+	var err error
+	if perr := r.protect(func() error { err = markCompletedFunc(cctx, r.env(nil)); return nil }); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		r.emit(Event{Kind: EventLog, Fields: map[string]any{
+			"message": "could not mark the baked images as completed; a later bake with the same key could remove them",
+			"error":   errorText(err),
+		}})
+	}
+}
+
+// needsCleanup reports whether the ledger holds anything cleanup would remove.
+func (r *runner) needsCleanup(o actions.CleanupOptions) bool {
+	if o.TerminateInstances {
+		for _, in := range r.ledger.Instances() {
+			if !in.Terminated {
+				return true
+			}
+		}
+	}
+	if o.DeleteImages {
+		for _, im := range r.ledger.Images() {
+			if !im.Deleted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// activeBakeKeys counts the runs of this process per bake key: a sweep must not
+// remove the builder of a concurrent run with the same key.
+var activeBakeKeys = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+func enterBakeKey(key string) (alone bool, leave func()) {
+	activeBakeKeys.Lock()
+	defer activeBakeKeys.Unlock()
+	activeBakeKeys.n[key]++
+	alone = activeBakeKeys.n[key] == 1
+	return alone, func() {
+		activeBakeKeys.Lock()
+		defer activeBakeKeys.Unlock()
+		if activeBakeKeys.n[key]--; activeBakeKeys.n[key] == 0 {
+			delete(activeBakeKeys.n, key)
+		}
+	}
+}
+
+// sweep removes what a dead run with the same bake key left behind. Its failure
+// does not stop this run: it is reported as an event.
+func (r *runner) sweep(ctx context.Context) {
+	if !r.sweepAllowed {
+		r.emit(Event{Kind: EventSweep, Fields: map[string]any{
+			"bake_key": r.o.BakeKey,
+			"skipped":  "another run with the same bake key is in progress in this process",
+		}})
+		return
+	}
+	started := r.now()
+	var (
+		report actions.SweepReport
+		err    error
+	)
+	if perr := r.protect(func() error {
+		report, err = sweepFunc(ctx, r.env(nil), TagBakeKey, r.o.BakeKey, r.o.KeepImageIDs)
+		return nil
+	}); perr != nil {
+		err = perr
+	}
+	fields := reportFields(report)
+	fields["bake_key"] = r.o.BakeKey
+	if err != nil {
+		fields["error"] = errorText(err)
+	}
+	r.emit(Event{Kind: EventSweep, Elapsed: r.now().Sub(started), Fields: fields})
+}
+
+// fillLedger copies what the ledger knows into the result.
+func (r *runner) fillLedger(res *Result) {
+	for _, in := range r.ledger.Instances() {
+		res.Instances = append(res.Instances, in.ID)
+	}
+	for _, im := range r.ledger.Images() {
+		if im.Deleted {
+			continue
+		}
+		res.Images = append(res.Images, ImageRecord{Region: im.Region, ImageID: im.ID, SnapshotIDs: im.Snapshots})
+	}
+}
+
+func reportFields(rep actions.CleanupReport) map[string]any {
+	f := map[string]any{}
+	put(f, "terminated", rep.Terminated)
+	put(f, "deregistered", rep.Deregistered)
+	put(f, "deleted_snapshots", rep.DeletedSnapshots)
+	put(f, "leftovers", failureIDs(rep.Failures))
+	return f
+}
+
+func put(f map[string]any, k string, ids []string) {
+	if len(ids) > 0 {
+		f[k] = ids
+	}
+}
+
+func failureIDs(failures []actions.CleanupFailure) []string {
+	var ids []string
+	for _, f := range failures {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}

@@ -1,0 +1,265 @@
+// Package engine runs an SSM Automation document (schemaVersion 0.3) locally: the
+// step loop with jumps, retries and timeouts, template resolution, progress events,
+// and the ledger-driven cleanup that leaves nothing behind when a run ends. It knows
+// nothing of Terraform; AWS calls are made only by the actions it dispatches to.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+// Step statuses as reported in StepResult.Status and StepError.Status.
+const (
+	StatusSuccess   = "Success"
+	StatusFailed    = "Failed"
+	StatusTimedOut  = "TimedOut"
+	StatusCancelled = "Cancelled"
+	StatusSkipped   = "Skipped"
+)
+
+// Tag keys the engine puts on everything a run creates.
+const (
+	TagExecutionID = "amibake:execution-id"
+	TagManaged     = "amibake:managed"
+	TagBakeKey     = "amibake:bake-key"
+)
+
+const (
+	defaultMaxStepExecutions = 100
+	defaultCleanupTimeout    = 10 * time.Minute
+)
+
+// Options configures one run.
+type Options struct {
+	Clients *awsx.Clients
+	// ExecutionID is {{automation:EXECUTION_ID}}; a new UUID v4 when empty.
+	ExecutionID string
+	// Tags (the provider's default_tags) go on everything the run creates, under the
+	// engine's own amibake:* tags.
+	Tags map[string]string
+	// BakeKey identifies the recipe and parameters; when set, resources are tagged
+	// with it and whatever a dead run with the same key left behind is swept first.
+	BakeKey string
+	// KeepImageIDs are never removed, by the sweep in particular: images already
+	// recorded in state that carry the same bake key.
+	KeepImageIDs         []string
+	KeepBuilderInstances bool
+	// MaxStepExecutions bounds the total number of step executions, so that a
+	// document whose jumps loop forever stops; 100 when zero.
+	MaxStepExecutions int
+	// CleanupTimeout is the deadline of the cleanup that runs when the run ends; it
+	// does not depend on ctx, which may be cancelled by then. 10 minutes when zero.
+	CleanupTimeout time.Duration
+	// Now is the clock for globals and step timestamps; time.Now when nil.
+	Now func() time.Time
+	// OnEvent receives progress events. Calls are serialised by the engine.
+	OnEvent func(Event)
+	// Lookup finds the implementation of an action; actions.Lookup when nil.
+	Lookup func(string) (actions.Action, bool)
+}
+
+// Result is what a run produced. Run returns it even when it fails, so that the
+// caller can report the steps and record what was left behind.
+type Result struct {
+	ExecutionID string
+	// Steps has one entry per step execution, in execution order (a step reached
+	// twice by a jump appears twice).
+	Steps []StepResult
+	// Outputs maps "step.Output" to the value of every output of every successful
+	// step; a later execution of the same step overwrites an earlier one.
+	Outputs map[string]any
+	// Instances are all instances the run launched, whether or not they were
+	// terminated since.
+	Instances []string
+	// Images are the images the run created that still exist after cleanup: on
+	// success the product and its copies; on failure only those cleanup could not
+	// remove (they are in Leftovers too).
+	Images []ImageRecord
+	// Leftovers are ids that cleanup should have removed and could not.
+	Leftovers []string
+}
+
+// ImageRecord is an image the run created.
+type ImageRecord struct {
+	Region      string
+	ImageID     string
+	SnapshotIDs []string
+}
+
+// StepResult is the outcome of one step execution.
+type StepResult struct {
+	Name, Action string
+	Status       string
+	Attempts     int
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	Message      string
+	Outputs      map[string]any
+}
+
+// retryBackoff is the pause before attempt n+1 of a step; a variable so that
+// tests do not wait.
+var retryBackoff = func(attempt int) time.Duration {
+	d := 500 * time.Millisecond << (attempt - 1)
+	if d <= 0 || d > 5*time.Second {
+		d = 5 * time.Second
+	}
+	return d
+}
+
+// Run executes doc with the given parameter values. It always returns a non-nil
+// Result. The error is a *ParameterError when the values do not fit the document,
+// a *StepError when a step ends the run, and wraps a *CleanupError when cleanup
+// left something behind.
+func Run(ctx context.Context, doc *document.Document, params map[string]string, o Options) (*Result, error) {
+	r := newRunner(doc, o)
+	if o.BakeKey != "" {
+		alone, leave := enterBakeKey(o.BakeKey)
+		defer leave()
+		r.sweepAllowed = alone
+	}
+	res := &Result{ExecutionID: r.executionID, Outputs: r.outputs}
+
+	runErr := r.protect(func() error { return r.execute(ctx, params) })
+	res.Steps = r.steps
+
+	cleanupErr := r.cleanup(ctx, runErr != nil)
+	if runErr == nil {
+		r.markCompleted(ctx)
+	}
+	r.fillLedger(res)
+	if cleanupErr != nil {
+		res.Leftovers = cleanupErr.Leftovers
+	}
+
+	switch {
+	case runErr != nil && cleanupErr != nil:
+		return res, fmt.Errorf("%w; %w", runErr, cleanupErr)
+	case runErr != nil:
+		return res, runErr
+	case cleanupErr != nil:
+		return res, cleanupErr
+	}
+	return res, nil
+}
+
+type runner struct {
+	doc         *document.Document
+	o           Options
+	lookup      func(string) (actions.Action, bool)
+	now         func() time.Time
+	executionID string
+	tags        map[string]string
+	ledger      *actions.Ledger
+
+	params     map[string]any
+	outputs    map[string]any
+	steps      []StepResult
+	executions int
+	// sweepAllowed is false while another run with the same bake key is active.
+	sweepAllowed bool
+	ssmCache     map[string]string
+
+	eventMu sync.Mutex
+}
+
+func newRunner(doc *document.Document, o Options) *runner {
+	if o.MaxStepExecutions <= 0 {
+		o.MaxStepExecutions = defaultMaxStepExecutions
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = defaultCleanupTimeout
+	}
+	r := &runner{
+		doc:         doc,
+		o:           o,
+		lookup:      o.Lookup,
+		now:         o.Now,
+		executionID: o.ExecutionID,
+		ledger:      actions.NewLedger(),
+		outputs:     map[string]any{},
+		ssmCache:    map[string]string{},
+	}
+	if r.lookup == nil {
+		r.lookup = actions.Lookup
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.executionID == "" {
+		r.executionID = uuid.NewString()
+	}
+	r.tags = maps.Clone(o.Tags)
+	if r.tags == nil {
+		r.tags = map[string]string{}
+	}
+	r.tags[TagExecutionID] = r.executionID
+	r.tags[TagManaged] = "true"
+	if o.BakeKey != "" {
+		r.tags[TagBakeKey] = o.BakeKey
+	}
+	return r
+}
+
+// protect turns a panic in the engine itself into an error, so that cleanup still
+// runs; panics inside actions are recovered closer to the action.
+func (r *runner) protect(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error in the engine: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+func (r *runner) execute(ctx context.Context, given map[string]string) error {
+	if r.doc == nil {
+		return fmt.Errorf("no document to run")
+	}
+	params, err := r.resolveParameters(ctx, given)
+	if err != nil {
+		return err
+	}
+	r.params = params
+	if r.o.BakeKey != "" {
+		r.sweep(ctx)
+	}
+	if len(r.doc.MainSteps) == 0 {
+		return fmt.Errorf("the document has no steps")
+	}
+	return r.runFrom(ctx, 0)
+}
+
+// env is what an action sees; step is nil for cleanup and sweep.
+func (r *runner) env(step *document.Step) *actions.Env {
+	l := &eventLogger{r: r}
+	if step != nil {
+		l.step, l.action = step.Name, step.Action
+	}
+	return &actions.Env{
+		Clients:     r.o.Clients,
+		Ledger:      r.ledger,
+		Tags:        maps.Clone(r.tags),
+		ExecutionID: r.executionID,
+		Log:         l,
+	}
+}
+
+func (r *runner) globals() document.GlobalContext {
+	g := document.GlobalContext{Now: r.now()}
+	if c := r.o.Clients; c != nil {
+		g.Region, g.AccountID, g.Partition = c.Region, c.AccountID, c.Partition
+	}
+	return g
+}

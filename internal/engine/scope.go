@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+// scope answers the {{ }} references of one resolution.
+type scope struct {
+	ctx    context.Context
+	r      *runner
+	params map[string]any
+	// inDefaults is set while parameter defaults are resolved: step outputs do
+	// not exist yet.
+	inDefaults bool
+}
+
+func (s *scope) Lookup(ref document.Ref) (any, error) {
+	switch ref.Kind {
+	case document.RefParameter:
+		if v, ok := s.params[ref.Name]; ok {
+			return v, nil
+		}
+		for _, v := range s.r.doc.Variables {
+			if v.Name == ref.Name {
+				return v.Default, nil
+			}
+		}
+		return nil, fmt.Errorf("no parameter or variable named %q", ref.Name)
+	case document.RefStepOutput:
+		if s.inDefaults {
+			return nil, fmt.Errorf("parameter defaults cannot refer to step outputs")
+		}
+		if v, ok := s.r.outputs[ref.Step+"."+ref.Output]; ok {
+			return v, nil
+		}
+		return nil, fmt.Errorf("step %q has no output %q (the step has not run successfully)", ref.Step, ref.Output)
+	case document.RefGlobal:
+		if v, ok := document.GlobalValue(ref.Name, s.r.globals()); ok {
+			return v, nil
+		}
+		return nil, fmt.Errorf("unknown global variable %q", ref.Name)
+	case document.RefAutomation:
+		if ref.Name == "EXECUTION_ID" {
+			return s.r.executionID, nil
+		}
+		return nil, fmt.Errorf("unknown automation variable %q", ref.Name)
+	case document.RefSSM:
+		return s.r.ssmParameter(s.ctx, ref.Name)
+	}
+	return nil, fmt.Errorf("unsupported reference")
+}
+
+func (r *runner) ssmParameter(ctx context.Context, name string) (any, error) {
+	if v, ok := r.ssmCache[name]; ok {
+		return v, nil
+	}
+	if r.o.Clients == nil || r.o.Clients.SSM == nil {
+		return nil, fmt.Errorf("no SSM client to read parameter %s with", name)
+	}
+	out, err := r.o.Clients.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("reading SSM parameter %s: %s", name, errorText(err))
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, fmt.Errorf("SSM parameter %s has no value", name)
+	}
+	v := aws.ToString(out.Parameter.Value)
+	r.ssmCache[name] = v
+	return v, nil
+}
+
+// resolveParameters checks the given values and resolves the defaults that hold
+// templates, each once, in dependency order: a default may use other parameters.
+func (r *runner) resolveParameters(ctx context.Context, given map[string]string) (map[string]any, error) {
+	values, problems := document.ParameterValues(r.doc, given)
+	if len(problems) > 0 {
+		return nil, &ParameterError{Problems: problems}
+	}
+	if values == nil {
+		values = map[string]any{}
+	}
+	pending := map[string][]document.Ref{}
+	for _, p := range r.doc.Parameters {
+		if _, ok := given[p.Name]; ok {
+			continue
+		}
+		v, ok := values[p.Name]
+		if !ok {
+			continue
+		}
+		refs, err := document.RefsIn(v)
+		if err != nil {
+			return nil, fmt.Errorf("default of parameter %q: %w", p.Name, err)
+		}
+		if len(refs) > 0 {
+			pending[p.Name] = refs
+		}
+	}
+	sc := &scope{ctx: ctx, r: r, params: values, inDefaults: true}
+	for len(pending) > 0 {
+		progressed := false
+		for _, p := range r.doc.Parameters {
+			refs, ok := pending[p.Name]
+			if !ok || !ready(refs, pending) {
+				continue
+			}
+			v, err := document.Resolve(values[p.Name], sc)
+			if err == nil && p.Type != "" {
+				v, err = document.Coerce(v, document.InputType(p.Type))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("default of parameter %q: %w", p.Name, err)
+			}
+			values[p.Name] = v
+			delete(pending, p.Name)
+			progressed = true
+		}
+		if !progressed {
+			names := make([]string, 0, len(pending))
+			for n := range pending {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return nil, fmt.Errorf("the defaults of parameters %s refer to each other in a cycle", strings.Join(names, ", "))
+		}
+	}
+	return values, nil
+}
+
+// ready reports whether none of refs names a parameter that is still unresolved.
+func ready(refs []document.Ref, pending map[string][]document.Ref) bool {
+	for _, ref := range refs {
+		if ref.Kind != document.RefParameter {
+			continue
+		}
+		if _, waiting := pending[ref.Name]; waiting {
+			return false
+		}
+	}
+	return true
+}
+
+// stepInputs resolves a step's inputs against everything known so far and coerces
+// each to the type its action declares.
+func (r *runner) stepInputs(ctx context.Context, step *document.Step) (map[string]any, error) {
+	sc := &scope{ctx: ctx, r: r, params: r.params}
+	in := make(map[string]any, len(step.Inputs))
+	spec, known := document.LookupAction(step.Action)
+	for name, raw := range step.Inputs {
+		v, err := document.Resolve(raw, sc)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", name, err)
+		}
+		if known {
+			if is, ok := spec.Input(name); ok {
+				if v, err = document.Coerce(v, is.Type); err != nil {
+					return nil, fmt.Errorf("input %s: %w", name, err)
+				}
+			}
+		}
+		in[name] = v
+	}
+	return in, nil
+}
