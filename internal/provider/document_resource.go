@@ -1,0 +1,303 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+var (
+	_ resource.Resource                   = (*documentResource)(nil)
+	_ resource.ResourceWithConfigure      = (*documentResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*documentResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*documentResource)(nil)
+	_ resource.ResourceWithImportState    = (*documentResource)(nil)
+)
+
+// NewDocumentResource returns the amibake_document resource.
+func NewDocumentResource() resource.Resource { return &documentResource{} }
+
+type documentResource struct {
+	data *providerData
+}
+
+type documentResourceModel struct {
+	ID            types.String `tfsdk:"id"`
+	Content       types.String `tfsdk:"content"`
+	Description   types.String `tfsdk:"description"`
+	AssumeRole    types.String `tfsdk:"assume_role"`
+	Outputs       types.List   `tfsdk:"outputs"`
+	Parameter     types.List   `tfsdk:"parameter"`
+	Step          types.List   `tfsdk:"step"`
+	ContentSHA256 types.String `tfsdk:"content_sha256"`
+	JSON          types.String `tfsdk:"json"`
+	StepNames     types.List   `tfsdk:"step_names"`
+}
+
+func (m documentResourceModel) recipe() recipeHCL {
+	return recipeHCL{Description: m.Description, AssumeRole: m.AssumeRole, Outputs: m.Outputs, Parameter: m.Parameter, Step: m.Step}
+}
+
+func (r *documentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_document"
+}
+
+func (r *documentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := recipeAttributes()
+	attrs["content"] = schema.StringAttribute{
+		Optional: true,
+		MarkdownDescription: "An SSM Automation document as JSON or YAML text, e.g. `file(\"update-ami.json\")`. " +
+			"Conflicts with the HCL recipe (`parameter`, `step`, `description`, `assume_role`, `outputs`).",
+	}
+	for k, v := range documentComputedAttributes() {
+		attrs[k] = v
+	}
+	attrs["id"] = schema.StringAttribute{
+		Computed:            true,
+		MarkdownDescription: "The document's content id: the SHA-256 of its canonical JSON.",
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A bake recipe: an SSM Automation document (schema 0.3) written in HCL or given as JSON/YAML. " +
+			"It is validated at plan time and rendered as canonical JSON; it creates nothing in AWS.",
+		Attributes: attrs,
+		Blocks:     recipeBlocks(),
+	}
+}
+
+func documentComputedAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"content_sha256": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "SHA-256 (hex) of `json`. Equal recipes have equal hashes, whether written in HCL, JSON or YAML.",
+		},
+		"json": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The canonical SSM Automation JSON, usable as `aws_ssm_document.content` or `amibake_image.document`.",
+		},
+		"step_names": schema.ListAttribute{
+			ElementType:         types.StringType,
+			Computed:            true,
+			MarkdownDescription: "Step names in order.",
+		},
+	}
+}
+
+func (r *documentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = data
+}
+
+func (r *documentResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m documentResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, _, diags := buildRecipe(m.Content, m.recipe(), true)
+	resp.Diagnostics.Append(diags...)
+}
+
+func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var m documentResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	doc, unknown, diags := buildRecipe(m.Content, m.recipe(), false)
+	if diags.HasError() || unknown {
+		return // errors were reported by ValidateConfig; unknown values stay unknown
+	}
+	resp.Diagnostics.Append(setDocumentComputed(ctx, doc, &m)...)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &m)...)
+}
+
+func (r *documentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m documentResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.render(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	// A document lives only in state: nothing in AWS can drift.
+	var m documentResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *documentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m documentResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.render(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *documentResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+	// Nothing exists outside state.
+}
+
+// ImportState adopts a document from its JSON or YAML text: the import id is the
+// text itself, or `file:PATH` to read it from a file.
+func (r *documentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	text, err := importText(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot Import Document", err.Error())
+		return
+	}
+	m := documentResourceModel{
+		Content:     types.StringValue(text),
+		Description: types.StringNull(),
+		AssumeRole:  types.StringNull(),
+		Outputs:     types.ListNull(types.StringType),
+		Parameter:   types.ListNull(recipeBlockElemType("parameter")),
+		Step:        types.ListNull(recipeBlockElemType("step")),
+	}
+	resp.Diagnostics.Append(r.render(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *documentResource) render(ctx context.Context, m *documentResourceModel) diag.Diagnostics {
+	doc, unknown, diags := buildRecipe(m.Content, m.recipe(), true)
+	if diags.HasError() {
+		return diags
+	}
+	if unknown {
+		diags.AddError("Recipe Not Known", "A recipe value is still unknown at apply time. Please report this issue.")
+		return diags
+	}
+	diags.Append(setDocumentComputed(ctx, doc, m)...)
+	return diags
+}
+
+func setDocumentComputed(ctx context.Context, doc *document.Document, m *documentResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	js, sum, err := canonical(doc)
+	if err != nil {
+		diags.AddError("Cannot Render Document", err.Error())
+		return diags
+	}
+	m.JSON = types.StringValue(js)
+	m.ContentSHA256 = types.StringValue(sum)
+	m.ID = types.StringValue(sum)
+	names, d := types.ListValueFrom(ctx, types.StringType, stepNames(doc))
+	diags.Append(d...)
+	m.StepNames = names
+	return diags
+}
+
+// buildRecipe turns either `content` or the HCL recipe into a validated document.
+// With validate=false, only conversion errors are reported.
+func buildRecipe(content types.String, hcl recipeHCL, validate bool) (*document.Document, bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if content.IsUnknown() {
+		return nil, true, diags
+	}
+	if !content.IsNull() {
+		if hcl.isSet() {
+			diags.AddAttributeError(path.Root("content"), "Conflicting Recipe",
+				"Give the recipe either as content (JSON/YAML text) or as HCL (parameter, step, description, "+
+					"assume_role, outputs), not both.")
+			return nil, false, diags
+		}
+		doc, err := document.Parse([]byte(content.ValueString()))
+		if err != nil {
+			diags.AddAttributeError(path.Root("content"), "Invalid Document", documentErrorDetail(err))
+			return nil, false, diags
+		}
+		if validate {
+			at := path.Root("content")
+			addProblems(&diags, doc, document.Validate(doc), &at)
+		}
+		return doc, false, diags
+	}
+	if len(hcl.Step.Elements()) == 0 && !hcl.Step.IsUnknown() {
+		diags.AddError("Missing Recipe",
+			"Give the recipe as content (SSM Automation JSON or YAML) or as at least one step block.")
+		return nil, false, diags
+	}
+	doc, unknown, d := hcl.toDocument()
+	diags.Append(d...)
+	if unknown || diags.HasError() {
+		return doc, unknown, diags
+	}
+	if validate {
+		addProblems(&diags, doc, document.Validate(doc), nil)
+	}
+	return doc, false, diags
+}
+
+func documentErrorDetail(err error) string {
+	var se *document.SyntaxError
+	if errors.As(err, &se) {
+		return "The document text cannot be read: " + se.Error()
+	}
+	return err.Error()
+}
+
+func canonical(doc *document.Document) (string, string, error) {
+	js, err := doc.CanonicalJSON()
+	if err != nil {
+		return "", "", err
+	}
+	sum, err := doc.SHA256()
+	if err != nil {
+		return "", "", err
+	}
+	return string(js), sum, nil
+}
+
+func stepNames(doc *document.Document) []string {
+	names := make([]string, 0, len(doc.MainSteps))
+	for _, s := range doc.MainSteps {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// importText reads the document text named by an import id: `file:PATH` or a path.
+func importText(id string) (string, error) {
+	p := strings.TrimPrefix(id, "file:")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("the import id must be the path of an SSM Automation JSON or YAML file (optionally prefixed with file:): %w", err)
+	}
+	return string(b), nil
+}
+
+// recipeBlockElemType is the element type of the parameter or step block list.
+func recipeBlockElemType(name string) attr.Type {
+	return recipeBlocks()[name].(schema.ListNestedBlock).NestedObject.Type()
+}

@@ -1,0 +1,373 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+var (
+	_ resource.Resource                   = (*imageResource)(nil)
+	_ resource.ResourceWithConfigure      = (*imageResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*imageResource)(nil)
+	_ resource.ResourceWithImportState    = (*imageResource)(nil)
+)
+
+const (
+	defaultCreateTimeout = 60 * time.Minute
+	defaultDeleteTimeout = 30 * time.Minute
+)
+
+// NewImageResource returns the amibake_image resource.
+func NewImageResource() resource.Resource { return &imageResource{} }
+
+type imageResource struct {
+	data *providerData
+}
+
+type imageResourceModel struct {
+	ID                       types.String   `tfsdk:"id"`
+	Document                 types.String   `tfsdk:"document"`
+	Description              types.String   `tfsdk:"description"`
+	AssumeRole               types.String   `tfsdk:"assume_role"`
+	Outputs                  types.List     `tfsdk:"outputs"`
+	Parameter                types.List     `tfsdk:"parameter"`
+	Step                     types.List     `tfsdk:"step"`
+	Parameters               types.Map      `tfsdk:"parameters"`
+	SensitiveParameters      types.Map      `tfsdk:"sensitive_parameters"`
+	ImageOutput              types.String   `tfsdk:"image_output"`
+	Tags                     types.Map      `tfsdk:"tags"`
+	Triggers                 types.Map      `tfsdk:"triggers"`
+	DeregisterOnDestroy      types.Bool     `tfsdk:"deregister_on_destroy"`
+	DeleteSnapshotsOnDestroy types.Bool     `tfsdk:"delete_snapshots_on_destroy"`
+	KeepBuilderInstances     types.Bool     `tfsdk:"keep_builder_instances"`
+	Timeouts                 timeouts.Value `tfsdk:"timeouts"`
+	ImageID                  types.String   `tfsdk:"image_id"`
+	ExecutionID              types.String   `tfsdk:"execution_id"`
+	BakeKey                  types.String   `tfsdk:"bake_key"`
+	StepOutputs              types.Map      `tfsdk:"step_outputs"`
+	SnapshotIDs              types.List     `tfsdk:"snapshot_ids"`
+	Region                   types.String   `tfsdk:"region"`
+	AccountID                types.String   `tfsdk:"account_id"`
+	Steps                    types.List     `tfsdk:"steps"`
+	Copies                   types.Map      `tfsdk:"copies"`
+}
+
+func (m imageResourceModel) recipe() recipeHCL {
+	return recipeHCL{Description: m.Description, AssumeRole: m.AssumeRole, Outputs: m.Outputs, Parameter: m.Parameter, Step: m.Step}
+}
+
+var stepResultType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"name":        types.StringType,
+	"action":      types.StringType,
+	"status":      types.StringType,
+	"attempts":    types.Int64Type,
+	"started_at":  types.StringType,
+	"finished_at": types.StringType,
+	"message":     types.StringType,
+}}
+
+func (r *imageResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_image"
+}
+
+// replaceUnlessImported forces a rebuild when a recipe value changes, except when
+// the state has none: an imported image adopts the configured recipe in place.
+var replaceUnlessImportedDesc = "A change rebuilds the image, unless the image was imported and has no recipe in state yet."
+
+func replaceUnlessImportedString() planmodifier.String {
+	return stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !imported(req.Private)
+	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
+}
+
+func replaceUnlessImportedList() planmodifier.List {
+	return listplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !imported(req.Private)
+	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
+}
+
+func replaceUnlessImportedMap() planmodifier.Map {
+	return mapplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.MapRequest, resp *mapplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !imported(req.Private)
+	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
+}
+
+func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := recipeAttributes()
+	for k, a := range attrs {
+		switch a := a.(type) {
+		case schema.StringAttribute:
+			a.PlanModifiers = []planmodifier.String{replaceUnlessImportedString()}
+			attrs[k] = a
+		case schema.ListAttribute:
+			a.PlanModifiers = []planmodifier.List{replaceUnlessImportedList()}
+			attrs[k] = a
+		}
+	}
+	blocks := recipeBlocks()
+	for k, b := range blocks {
+		lb := b.(schema.ListNestedBlock)
+		lb.PlanModifiers = []planmodifier.List{replaceUnlessImportedList()}
+		blocks[k] = lb
+	}
+	blocks["timeouts"] = timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})
+
+	computedString := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{
+			Computed: true, MarkdownDescription: desc,
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		}
+	}
+	attrs["document"] = schema.StringAttribute{
+		Optional: true,
+		MarkdownDescription: "The recipe as SSM Automation JSON or YAML text, typically `amibake_document.x.json` or `file(...)`. " +
+			"Conflicts with the inline HCL recipe.",
+		PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
+	}
+	attrs["parameters"] = schema.MapAttribute{
+		ElementType: types.StringType, Optional: true,
+		MarkdownDescription: "Values of the recipe's parameters. Lists and maps as JSON text (`jsonencode(...)`); " +
+			"a `StringList` may also be comma-separated. Checked against the parameters' types, allowed values and patterns at plan time.",
+		PlanModifiers: []planmodifier.Map{replaceUnlessImportedMap()},
+	}
+	attrs["sensitive_parameters"] = schema.MapAttribute{
+		ElementType: types.StringType, Optional: true, Sensitive: true,
+		MarkdownDescription: "Like `parameters`, for secrets: never logged, tagged or shown in plans.",
+		PlanModifiers:       []planmodifier.Map{replaceUnlessImportedMap()},
+	}
+	attrs["image_output"] = schema.StringAttribute{
+		Optional: true,
+		MarkdownDescription: "Which output is the baked image, as `step.Output` (e.g. `createImage.ImageId`). Defaults to the document " +
+			"output that ends in `.ImageId`, else the last `create_image` or `copy_image` step.",
+		PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
+	}
+	attrs["tags"] = schema.MapAttribute{
+		ElementType: types.StringType, Optional: true,
+		MarkdownDescription: "Tags for the image and its snapshots. Changed in place, without a rebuild.",
+	}
+	attrs["triggers"] = schema.MapAttribute{
+		ElementType: types.StringType, Optional: true,
+		MarkdownDescription: "Arbitrary values; any change rebuilds the image (e.g. a monthly `formatdate` or an upstream AMI id).",
+		PlanModifiers:       []planmodifier.Map{replaceUnlessImportedMap()},
+	}
+	attrs["deregister_on_destroy"] = schema.BoolAttribute{
+		Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+		MarkdownDescription: "Deregister the image (and its copies) on destroy. Set to `false` to keep AMIs that launch templates still use. Default `true`.",
+	}
+	attrs["delete_snapshots_on_destroy"] = schema.BoolAttribute{
+		Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+		MarkdownDescription: "Delete the image's snapshots after deregistering it. Default `true`.",
+	}
+	attrs["keep_builder_instances"] = schema.BoolAttribute{
+		Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+		MarkdownDescription: "Leave builder instances running after the bake (for debugging). Default `false`: every instance the bake launched is terminated, whatever happens.",
+	}
+	attrs["id"] = computedString("Same as `image_id`.")
+	attrs["image_id"] = computedString("The baked AMI id.")
+	attrs["execution_id"] = computedString("The bake's execution id (`{{automation:EXECUTION_ID}}`); everything it created is tagged `amibake:execution-id`.")
+	attrs["bake_key"] = computedString("Hash of recipe, parameters and triggers; a bake with the same key first removes builder instances left by a bake that died.")
+	attrs["region"] = computedString("Region the image was baked in.")
+	attrs["account_id"] = computedString("Account the image was baked in.")
+	attrs["step_outputs"] = schema.MapAttribute{
+		ElementType: types.StringType, Computed: true,
+		MarkdownDescription: "Every step output, keyed `step.Output`; lists and maps as JSON text.",
+		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+	}
+	attrs["snapshot_ids"] = schema.ListAttribute{
+		ElementType: types.StringType, Computed: true,
+		MarkdownDescription: "EBS snapshots behind the image (refreshed on read).",
+	}
+	attrs["steps"] = schema.ListAttribute{
+		ElementType: stepResultType, Computed: true,
+		MarkdownDescription: "What each executed step did: `name`, `action`, `status`, `attempts`, `started_at`, `finished_at`, `message`.",
+		PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+	}
+	attrs["copies"] = schema.MapAttribute{
+		ElementType: types.StringType, Computed: true,
+		MarkdownDescription: "Images made by `copy_image` steps: region → image id. Removed with the image on destroy.",
+		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A baked AMI. `terraform apply` runs the recipe (launch → command → stop → image → tag → terminate), " +
+			"records the AMI, and never leaves a builder instance behind; `terraform destroy` deregisters the AMI and deletes its snapshots.",
+		Attributes: attrs,
+		Blocks:     blocks,
+	}
+}
+
+func (r *imageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = data
+}
+
+func (r *imageResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m imageResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	doc, unknown, diags := buildImageRecipe(m)
+	resp.Diagnostics.Append(diags...)
+	if unknown || doc == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(checkRunnable(doc, m.Document.IsNull())...)
+	if _, err := imageOutputName(doc, m.ImageOutput.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("image_output"), "No Image Output", err.Error())
+	}
+	values, known := parameterValues(ctx, m, &resp.Diagnostics)
+	if !known {
+		return
+	}
+	if _, problems := document.ParameterValues(doc, values); len(problems) > 0 {
+		for _, p := range problems {
+			at := path.Root("parameters")
+			if len(p.Path) >= 2 {
+				name := p.Path[1]
+				if _, secret := sensitiveNames(ctx, m)[name]; secret {
+					at = path.Root("sensitive_parameters").AtMapKey(name)
+				} else {
+					at = at.AtMapKey(name)
+				}
+			}
+			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
+		}
+	}
+}
+
+// buildImageRecipe reads the recipe from `document` or the inline HCL blocks.
+func buildImageRecipe(m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
+	doc, unknown, diags := buildRecipe(m.Document, m.recipe(), true)
+	// buildRecipe reports text problems on "content"; the image calls it "document".
+	return doc, unknown, renameContentPath(diags)
+}
+
+func renameContentPath(in diag.Diagnostics) diag.Diagnostics {
+	var out diag.Diagnostics
+	for _, d := range in {
+		if wp, ok := d.(diag.DiagnosticWithPath); ok && wp.Path().Equal(path.Root("content")) {
+			out.AddAttributeError(path.Root("document"), d.Summary(), strings.ReplaceAll(d.Detail(), "as content", "as document"))
+			continue
+		}
+		out.Append(d)
+	}
+	return out
+}
+
+// checkRunnable refuses, at plan time, actions the local engine cannot run.
+func checkRunnable(doc *document.Document, hcl bool) diag.Diagnostics {
+	var diags diag.Diagnostics
+	for i, s := range doc.MainSteps {
+		if engineCanRun(s.Action) {
+			continue
+		}
+		at := path.Root("document")
+		if hcl {
+			at = path.Root("step").AtListIndex(i).AtName("action")
+		}
+		diags.AddAttributeError(at, "Action Not Supported by amibake_image",
+			fmt.Sprintf("step %q uses %s, which is valid SSM but which amibake_image cannot run locally yet. "+
+				"Actions it runs: %s. The document itself is fine for amibake_document and for SSM.",
+				s.Name, s.Action, strings.Join(engineSupported(), ", ")))
+	}
+	return diags
+}
+
+// imageOutputName picks the output that holds the baked image id.
+func imageOutputName(doc *document.Document, configured string) (string, error) {
+	if configured != "" {
+		step, out, ok := strings.Cut(configured, ".")
+		if !ok {
+			return "", fmt.Errorf("image_output %q must be written step.Output, e.g. createImage.ImageId", configured)
+		}
+		for _, s := range doc.MainSteps {
+			if s.Name != step {
+				continue
+			}
+			spec, _ := document.LookupAction(s.Action)
+			for _, o := range spec.Outputs {
+				if o.Name == out {
+					return configured, nil
+				}
+			}
+			for _, o := range s.Outputs {
+				if o.Name == out {
+					return configured, nil
+				}
+			}
+			return "", fmt.Errorf("step %q (%s) has no output %q", step, s.Action, out)
+		}
+		return "", fmt.Errorf("image_output %q names no step of the recipe", configured)
+	}
+	for _, o := range doc.Outputs {
+		if strings.HasSuffix(o, ".ImageId") {
+			return o, nil
+		}
+	}
+	for i := len(doc.MainSteps) - 1; i >= 0; i-- {
+		s := doc.MainSteps[i]
+		if s.Action == "aws:createImage" || s.Action == "aws:copyImage" {
+			return s.Name + ".ImageId", nil
+		}
+	}
+	return "", fmt.Errorf("the recipe has no create_image or copy_image step and no output ending in .ImageId; " +
+		"set image_output to the step output that holds the image id")
+}
+
+// parameterValues merges parameters and sensitive_parameters; known=false while any is unknown.
+func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diagnostics) (map[string]string, bool) {
+	if m.Parameters.IsUnknown() || m.SensitiveParameters.IsUnknown() {
+		return nil, false
+	}
+	values := map[string]string{}
+	for _, src := range []types.Map{m.Parameters, m.SensitiveParameters} {
+		for k, v := range src.Elements() {
+			s, ok := v.(types.String)
+			if !ok || s.IsUnknown() {
+				return nil, false
+			}
+			if _, dup := values[k]; dup {
+				diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(k), "Duplicate Parameter",
+					fmt.Sprintf("Parameter %q is given in both parameters and sensitive_parameters; give it once.", k))
+			}
+			values[k] = s.ValueString()
+		}
+	}
+	return values, true
+}
+
+func sensitiveNames(_ context.Context, m imageResourceModel) map[string]struct{} {
+	out := map[string]struct{}{}
+	for k := range m.SensitiveParameters.Elements() {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !strings.HasPrefix(req.ID, "ami-") {
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import an image by its AMI id (ami-...), got %q.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("image_id"), req.ID)...)
+	resp.Diagnostics.Append(markImported(ctx, resp.Private)...)
+}

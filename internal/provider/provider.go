@@ -1,0 +1,258 @@
+// Package provider is the Terraform face of amibake: the provider configuration,
+// resources and data sources. It converts between Terraform values and the document
+// model and hands execution to the engine; it makes no AWS calls of its own.
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/smithy-go/middleware"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+)
+
+var _ provider.Provider = (*amibakeProvider)(nil)
+
+// Options are hooks for tests; the released provider uses the zero value.
+type Options struct {
+	// APIOptions are added to every AWS client (fault injection in tests).
+	APIOptions []func(*middleware.Stack) error
+}
+
+// New returns the provider factory used by main and by tests.
+func New(version string) func() provider.Provider {
+	return NewWithOptions(version, Options{})
+}
+
+// NewWithOptions is New with test hooks.
+func NewWithOptions(version string, opts Options) func() provider.Provider {
+	return func() provider.Provider {
+		return &amibakeProvider{version: version, opts: opts}
+	}
+}
+
+type amibakeProvider struct {
+	version string
+	opts    Options
+}
+
+type providerModel struct {
+	Region                    types.String      `tfsdk:"region"`
+	Profile                   types.String      `tfsdk:"profile"`
+	SharedConfigFiles         types.List        `tfsdk:"shared_config_files"`
+	SharedCredentialsFiles    types.List        `tfsdk:"shared_credentials_files"`
+	AccessKey                 types.String      `tfsdk:"access_key"`
+	SecretKey                 types.String      `tfsdk:"secret_key"`
+	Token                     types.String      `tfsdk:"token"`
+	MaxRetries                types.Int64       `tfsdk:"max_retries"`
+	SkipCredentialsValidation types.Bool        `tfsdk:"skip_credentials_validation"`
+	SkipRequestingAccountID   types.Bool        `tfsdk:"skip_requesting_account_id"`
+	AssumeRole                *assumeRoleModel  `tfsdk:"assume_role"`
+	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
+	DefaultTags               *defaultTagsModel `tfsdk:"default_tags"`
+}
+
+type assumeRoleModel struct {
+	RoleARN     types.String `tfsdk:"role_arn"`
+	SessionName types.String `tfsdk:"session_name"`
+	ExternalID  types.String `tfsdk:"external_id"`
+	Duration    types.String `tfsdk:"duration"`
+}
+
+type endpointsModel struct {
+	EC2    types.String `tfsdk:"ec2"`
+	SSM    types.String `tfsdk:"ssm"`
+	Lambda types.String `tfsdk:"lambda"`
+	STS    types.String `tfsdk:"sts"`
+	IAM    types.String `tfsdk:"iam"`
+}
+
+type defaultTagsModel struct {
+	Tags types.Map `tfsdk:"tags"`
+}
+
+func (p *amibakeProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "amibake"
+	resp.Version = p.version
+}
+
+func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	endpoint := func(service string) schema.StringAttribute {
+		return schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Custom endpoint URL for " + service + ". Overrides `AWS_ENDPOINT_URL_" + upperSnake(service) + "`.",
+		}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The amibake provider bakes AWS machine images (AMIs) from SSM Automation documents " +
+			"during `terraform apply`. AWS access is configured like the `hashicorp/aws` provider: " +
+			"arguments here, else the standard `AWS_*` environment variables, shared config files and instance roles.",
+		Attributes: map[string]schema.Attribute{
+			"region": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "AWS region to bake in. Defaults to `AWS_REGION` / `AWS_DEFAULT_REGION` or the shared config.",
+			},
+			"profile": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Named profile from the shared config files. Defaults to `AWS_PROFILE`.",
+			},
+			"shared_config_files": schema.ListAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Paths of shared config files. Defaults to `~/.aws/config`.",
+			},
+			"shared_credentials_files": schema.ListAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Paths of shared credentials files. Defaults to `~/.aws/credentials`.",
+			},
+			"access_key": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "AWS access key id. Prefer environment variables or profiles.",
+			},
+			"secret_key": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "AWS secret access key.",
+			},
+			"token": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "AWS session token, with temporary credentials.",
+			},
+			"max_retries": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Maximum attempts of one AWS API call (the SDK's standard retry mode). Throttling while waiting never fails a bake; it only slows polling.",
+				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+			},
+			"skip_credentials_validation": schema.BoolAttribute{
+				Optional:            true,
+				MarkdownDescription: "Do not validate credentials with STS. Implies `skip_requesting_account_id`.",
+			},
+			"skip_requesting_account_id": schema.BoolAttribute{
+				Optional:            true,
+				MarkdownDescription: "Do not ask STS for the account id; `{{global:ACCOUNT_ID}}` is then empty.",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"assume_role": schema.SingleNestedBlock{
+				MarkdownDescription: "Assume an IAM role before baking.",
+				Attributes: map[string]schema.Attribute{
+					"role_arn":     schema.StringAttribute{Optional: true, MarkdownDescription: "ARN of the role to assume."},
+					"session_name": schema.StringAttribute{Optional: true, MarkdownDescription: "Session name. Defaults to `amibake`."},
+					"external_id":  schema.StringAttribute{Optional: true, MarkdownDescription: "External id required by the role's trust policy."},
+					"duration": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Session duration as a Go duration (`1h`, `45m`). Defaults to 1 hour; a bake that outlives it refreshes the credentials.",
+						Validators:          []validator.String{durationValidator{}},
+					},
+				},
+			},
+			"endpoints": schema.SingleNestedBlock{
+				MarkdownDescription: "Custom service endpoints, e.g. a local AWS emulator.",
+				Attributes: map[string]schema.Attribute{
+					"ec2":    endpoint("ec2"),
+					"ssm":    endpoint("ssm"),
+					"lambda": endpoint("lambda"),
+					"sts":    endpoint("sts"),
+					"iam":    endpoint("iam"),
+				},
+			},
+			"default_tags": schema.SingleNestedBlock{
+				MarkdownDescription: "Tags put on everything a bake creates (builder instances, volumes, images, snapshots).",
+				Attributes: map[string]schema.Attribute{
+					"tags": schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Tag map."},
+				},
+			},
+		},
+	}
+}
+
+func (p *amibakeProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !req.ClientCapabilities.DeferralAllowed && anyUnknown(m) {
+		resp.Diagnostics.AddWarning("Provider Configuration Not Yet Known",
+			"Some provider arguments are not known until apply; AWS calls made during plan use the defaults.")
+	}
+
+	cfg := awsx.Config{
+		Region:                    m.Region.ValueString(),
+		Profile:                   m.Profile.ValueString(),
+		AccessKey:                 m.AccessKey.ValueString(),
+		SecretKey:                 m.SecretKey.ValueString(),
+		Token:                     m.Token.ValueString(),
+		MaxRetries:                int(m.MaxRetries.ValueInt64()),
+		SkipCredentialsValidation: m.SkipCredentialsValidation.ValueBool(),
+		SkipRequestingAccountID:   m.SkipRequestingAccountID.ValueBool() || m.SkipCredentialsValidation.ValueBool(),
+		APIOptions:                p.opts.APIOptions,
+		UserAgent:                 "terraform-provider-amibake/" + p.version,
+	}
+	resp.Diagnostics.Append(m.SharedConfigFiles.ElementsAs(ctx, &cfg.SharedConfigFiles, false)...)
+	resp.Diagnostics.Append(m.SharedCredentialsFiles.ElementsAs(ctx, &cfg.SharedCredentialsFiles, false)...)
+	if m.AssumeRole != nil && m.AssumeRole.RoleARN.ValueString() != "" {
+		ar := &awsx.AssumeRole{
+			RoleARN:     m.AssumeRole.RoleARN.ValueString(),
+			SessionName: m.AssumeRole.SessionName.ValueString(),
+			ExternalID:  m.AssumeRole.ExternalID.ValueString(),
+		}
+		if d := m.AssumeRole.Duration.ValueString(); d != "" {
+			ar.Duration, _ = time.ParseDuration(d) // checked by the validator
+		}
+		cfg.AssumeRole = ar
+	}
+	if e := m.Endpoints; e != nil {
+		cfg.Endpoints = awsx.Endpoints{
+			EC2: e.EC2.ValueString(), SSM: e.SSM.ValueString(), Lambda: e.Lambda.ValueString(),
+			STS: e.STS.ValueString(), IAM: e.IAM.ValueString(),
+		}
+	}
+	tags := map[string]string{}
+	if m.DefaultTags != nil {
+		resp.Diagnostics.Append(m.DefaultTags.Tags.ElementsAs(ctx, &tags, false)...)
+	}
+	for k := range tags {
+		if isReservedTag(k) {
+			resp.Diagnostics.AddAttributeError(path.Root("default_tags").AtName("tags").AtMapKey(k),
+				"Reserved Tag Key", "Tag keys starting with \"amibake:\" are set by the provider itself; choose another key.")
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	data := newProviderData(cfg, tags)
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
+
+func (p *amibakeProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewDocumentResource,
+		NewImageResource,
+	}
+}
+
+func (p *amibakeProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewDocumentDataSource,
+	}
+}
+
+func anyUnknown(m providerModel) bool {
+	return m.Region.IsUnknown() || m.Profile.IsUnknown() || m.AccessKey.IsUnknown() ||
+		m.SecretKey.IsUnknown() || m.Token.IsUnknown()
+}

@@ -1,0 +1,212 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
+)
+
+// The HCL form of a recipe is shared by amibake_document and amibake_image: both
+// call recipeAttributes and recipeBlocks, and read the result with recipeFromConfig.
+
+var (
+	stepNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	parameterTypes  = []string{"String", "StringList", "Integer", "Boolean", "StringMap", "MapList"}
+)
+
+// recipeAttributes are the top-level recipe attributes besides the blocks.
+func recipeAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"description": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Description of the recipe (the document's `description`).",
+		},
+		"assume_role": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "The document's `assumeRole`. Kept in the rendered JSON for SSM; local bakes use the provider's credentials.",
+		},
+		"outputs": schema.ListAttribute{
+			ElementType:         types.StringType,
+			Optional:            true,
+			MarkdownDescription: "Document outputs, each `\"step.Output\"`, e.g. `[\"createImage.ImageId\"]`.",
+		},
+	}
+}
+
+// recipeBlocks are the repeated `parameter` and ordered `step` blocks.
+func recipeBlocks() map[string]schema.Block {
+	return map[string]schema.Block{
+		"parameter": schema.ListNestedBlock{
+			MarkdownDescription: "A document parameter. Values are given by `amibake_image.parameters` and referenced as `{{ name }}`.",
+			NestedObject: schema.NestedBlockObject{
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Parameter name, referenced as `{{ name }}`.",
+						Validators:          []validator.String{stringvalidator.RegexMatches(stepNamePattern, "must contain only letters, digits and underscores")},
+					},
+					"type": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "One of `" + strings.Join(parameterTypes, "`, `") + "`.",
+						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+					},
+					"description": schema.StringAttribute{Optional: true, MarkdownDescription: "What the parameter is for."},
+					"default": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Default value. Lists and maps as JSON text (`jsonencode([...])`). May use `{{global:DATE_TIME}}`, " +
+							"other parameters and `{{ssm:/parameter/name}}`. A parameter without a default is required.",
+					},
+					"allowed_values":  schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "The only values accepted."},
+					"allowed_pattern": schema.StringAttribute{Optional: true, MarkdownDescription: "Regular expression a value must match."},
+					"display_type":    schema.StringAttribute{Optional: true, MarkdownDescription: "SSM console hint (`textarea`); kept in the JSON."},
+					"min_items":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Minimum list length."},
+					"max_items":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum list length."},
+					"min_chars":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Minimum string length."},
+					"max_chars":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum string length."},
+				},
+			},
+		},
+		"step": schema.ListNestedBlock{
+			MarkdownDescription: "An ordered step of the recipe. Exactly one action block (`run_instances`, `run_command`, ...) " +
+				"or, for actions without a block, `action` with JSON `inputs`.",
+			NestedObject: stepObject(),
+		},
+	}
+}
+
+func stepObject() schema.NestedBlockObject {
+	blocks := map[string]schema.Block{
+		"output": schema.ListNestedBlock{
+			MarkdownDescription: "A user-defined output selected from the action's response by JSONPath (executeAwsApi and similar).",
+			NestedObject: schema.NestedBlockObject{
+				Attributes: map[string]schema.Attribute{
+					"name":     schema.StringAttribute{Required: true, MarkdownDescription: "Output name, referenced as `{{ step.name }}`."},
+					"selector": schema.StringAttribute{Required: true, MarkdownDescription: "JSONPath selector, e.g. `$.Images[0].State`."},
+					"type": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "One of `String`, `Integer`, `Boolean`, `StringList`, `StringMap`, `MapList`.",
+						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+					},
+				},
+			},
+		},
+	}
+	for _, spec := range blockActions() {
+		blocks[spec.Block] = actionBlock(spec)
+	}
+	return schema.NestedBlockObject{
+		Attributes: map[string]schema.Attribute{
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Step name (letters, digits, underscores); outputs are referenced as `{{ name.Output }}`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(stepNamePattern, "must contain only letters, digits and underscores")},
+			},
+			"description":     schema.StringAttribute{Optional: true, MarkdownDescription: "What the step does."},
+			"timeout_seconds": schema.Int64Attribute{Optional: true, MarkdownDescription: "Bound on one attempt of the step.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
+			"max_attempts":    schema.Int64Attribute{Optional: true, MarkdownDescription: "Attempts before the step fails (default 1).", Validators: []validator.Int64{int64validator.AtLeast(1)}},
+			"on_failure": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "`Abort` (default), `Continue`, or `step:NAME` to jump.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(Abort|Continue|step:[A-Za-z0-9_]+)$`), "must be Abort, Continue or step:NAME")},
+			},
+			"on_cancel": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "`Abort` (default) or `step:NAME`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(Abort|step:[A-Za-z0-9_]+)$`), "must be Abort or step:NAME")},
+			},
+			"is_critical": schema.BoolAttribute{Optional: true, MarkdownDescription: "Whether a failure of this step fails the bake (default true)."},
+			"is_end":      schema.BoolAttribute{Optional: true, MarkdownDescription: "End the bake after this step."},
+			"next_step":   schema.StringAttribute{Optional: true, MarkdownDescription: "Step to run next instead of the following one."},
+			"action": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "SSM action name (`aws:executeScript`, ...) for actions that have no block here; " +
+					"give its inputs as JSON in `inputs`.",
+			},
+			"inputs": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "JSON object of the action's inputs, with `action`. Use `jsonencode({...})`.",
+				Validators:          []validator.String{jsonValidator{object: true}},
+			},
+		},
+		Blocks: blocks,
+		Validators: []validator.Object{
+			exactlyOneActionValidator{},
+		},
+	}
+}
+
+// blockActions are the catalogue's actions that have an HCL block, sorted by block name.
+func blockActions() []document.ActionSpec {
+	var out []document.ActionSpec
+	for _, a := range document.Actions() {
+		if a.Block != "" {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Block < out[j].Block })
+	return out
+}
+
+func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
+	attrs := map[string]schema.Attribute{}
+	for _, in := range spec.Inputs {
+		attrs[document.SnakeCase(in.Name)] = inputAttribute(in)
+	}
+	desc := fmt.Sprintf("`%s`: %s", spec.Name, spec.Description)
+	if len(spec.Outputs) > 0 {
+		var names []string
+		for _, o := range spec.Outputs {
+			names = append(names, "`"+o.Name+"`")
+		}
+		desc += " Outputs: " + strings.Join(names, ", ") + "."
+	}
+	return schema.SingleNestedBlock{MarkdownDescription: desc, Attributes: attrs}
+}
+
+func inputAttribute(in document.InputSpec) schema.Attribute {
+	desc := fmt.Sprintf("SSM input `%s`.", in.Name)
+	if in.Description != "" {
+		desc = in.Description + " (SSM input `" + in.Name + "`.)"
+	}
+	if in.Required {
+		desc += " Required in this block."
+	}
+	if len(in.Enum) > 0 {
+		desc += " One of `" + strings.Join(in.Enum, "`, `") + "`."
+	}
+	// Required inputs are Optional in the schema: the block itself is optional, and
+	// the document validator reports a missing input with the step's name.
+	switch in.Type {
+	case document.TypeInteger:
+		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc}
+	case document.TypeBoolean:
+		return schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
+	case document.TypeStringList:
+		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc}
+	case document.TypeStringMap:
+		return schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc}
+	case document.TypeMapList:
+		return schema.ListAttribute{ElementType: types.MapType{ElemType: types.StringType}, Optional: true, MarkdownDescription: desc}
+	case document.TypeStringListMap:
+		return schema.MapAttribute{ElementType: types.ListType{ElemType: types.StringType}, Optional: true, MarkdownDescription: desc}
+	case document.TypeJSON:
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " JSON text: use `jsonencode(...)`.", Validators: []validator.String{jsonValidator{}}}
+	default:
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
+	}
+}
+
+// stepAttrTypes is the object type of one step element, used by tests and conversions.
+func stepAttrTypes() map[string]attr.Type {
+	return stepObject().Type().(types.ObjectType).AttrTypes
+}
