@@ -1,0 +1,86 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+)
+
+// Mistakes in an amibake_image configuration are reported at plan time, naming the
+// step or parameter, before anything is created.
+func TestAccImage_planTimeErrors(t *testing.T) {
+	recipe := `
+  parameter {
+    name           = "size"
+    type           = "String"
+    allowed_values = ["t3.micro", "t3.small"]
+  }
+  parameter {
+    name            = "source"
+    type            = "String"
+    allowed_pattern = "^ami-[0-9a-f]+$"
+  }
+  parameter {
+    name    = "count"
+    type    = "Integer"
+    default = "1"
+  }
+  step {
+    name = "launch"
+    run_instances {
+      image_id      = "{{ source }}"
+      instance_type = "{{ size }}"
+    }
+  }
+  step {
+    name = "image"
+    create_image {
+      instance_id = "{{ launch.InstanceIds }}"
+      image_name  = "x-{{ automation:EXECUTION_ID }}"
+    }
+  }
+`
+	cases := []struct {
+		name, body, want string
+	}{
+		{"value not allowed", recipe + `parameters = { size = "m5.24xlarge", source = "ami-12c6146b" }`, `(?s)size.*m5\.24xlarge`},
+		{"pattern mismatch", recipe + `parameters = { size = "t3.micro", source = "not-an-ami" }`, `(?s)source.*not-an-ami`},
+		{"required parameter missing", recipe + `parameters = { size = "t3.micro" }`, `source`},
+		{"unknown parameter", recipe + `parameters = { size = "t3.micro", source = "ami-12c6146b", colour = "blue" }`, `colour`},
+		{"wrong type", recipe + `parameters = { size = "t3.micro", source = "ami-12c6146b", count = "many" }`, `(?s)count.*many`},
+		{"image output names no step", recipe + `
+  parameters   = { size = "t3.micro", source = "ami-12c6146b" }
+  image_output = "nosuch.ImageId"`, `nosuch`},
+		{"action the engine cannot run", `
+  step {
+    name   = "stack"
+    action = "aws:createStack"
+    inputs = jsonencode({ StackName = "s", TemplateBody = "{}" })
+  }
+  image_output = "stack.ImageId"`, `(?s)stack.*aws:createStack.*cannot run`},
+		{"recipe in both forms", `
+  document = "{}"
+  step {
+    name = "wait"
+    sleep {
+      duration = "PT1S"
+    }
+  }`, `either`},
+		{"document with a syntax error", `document = "{\"schemaVersion\": \"0.3\",\n \"mainSteps\": [}"`, `line 2`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { testAccPreCheck(t) },
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      config(fmt.Sprintf("resource \"amibake_image\" \"bad\" {\n%s\n}\n", tc.body)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
