@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
@@ -127,16 +128,7 @@ func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 }
 
 func (r *documentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m documentResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(r.render(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
 }
 
 func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -150,16 +142,22 @@ func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, r
 }
 
 func (r *documentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
+}
+
+// save renders the planned recipe into state; Create and Update do nothing else.
+func (r *documentResource) save(ctx context.Context, plan tfsdk.Plan, state *tfsdk.State) diag.Diagnostics {
 	var m documentResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
+	diags := plan.Get(ctx, &m)
+	if diags.HasError() {
+		return diags
 	}
-	resp.Diagnostics.Append(r.render(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
+	diags.Append(r.render(ctx, &m)...)
+	if diags.HasError() {
+		return diags
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	diags.Append(state.Set(ctx, &m)...)
+	return diags
 }
 
 func (r *documentResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
