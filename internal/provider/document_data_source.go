@@ -21,6 +21,7 @@ var (
 	_ datasource.DataSource                     = (*documentDataSource)(nil)
 	_ datasource.DataSourceWithConfigure        = (*documentDataSource)(nil)
 	_ datasource.DataSourceWithConfigValidators = (*documentDataSource)(nil)
+	_ datasource.DataSourceWithValidateConfig   = (*documentDataSource)(nil)
 )
 
 // NewDocumentDataSource returns the amibake_document data source.
@@ -102,6 +103,17 @@ func (d *documentDataSource) ConfigValidators(context.Context) []datasource.Conf
 	return []datasource.ConfigValidator{
 		datasourcevalidator.ExactlyOneOf(path.MatchRoot("content"), path.MatchRoot("name")),
 	}
+}
+
+// ValidateConfig checks literal content already at `terraform validate`.
+func (d *documentDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var content types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("content"), &content)...)
+	if resp.Diagnostics.HasError() || content.IsNull() || content.IsUnknown() {
+		return
+	}
+	_, _, diags := buildRecipe(content, recipeHCL{}, true)
+	resp.Diagnostics.Append(diags...)
 }
 
 func (d *documentDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {

@@ -164,8 +164,8 @@ func (r *documentResource) Delete(context.Context, resource.DeleteRequest, *reso
 	// Nothing exists outside state.
 }
 
-// ImportState adopts a document from its JSON or YAML text: the import id is the
-// text itself, or `file:PATH` to read it from a file.
+// ImportState adopts a document from its JSON or YAML file: the import id is the
+// file's path, optionally prefixed with `file:`.
 func (r *documentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	text, err := importText(req.ID)
 	if err != nil {

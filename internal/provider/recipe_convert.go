@@ -252,13 +252,13 @@ func (c *converter) step(e attr.Value, p path.Path) document.Step {
 func (c *converter) actionInputs(spec document.ActionSpec, blk basetypes.ObjectValue, p path.Path) map[string]any {
 	attrs := blk.Attributes()
 	in := map[string]any{}
-	for _, spec := range spec.Inputs {
-		name := document.SnakeCase(spec.Name)
+	for _, input := range spec.Inputs {
+		name := document.SnakeCase(input.Name)
 		v := c.value(attrs[name], p.AtName(name))
 		if v == nil {
 			continue
 		}
-		if spec.Type == document.TypeJSON {
+		if input.Type == document.TypeJSON {
 			text, _ := v.(string)
 			decoded, err := decodeJSON(text)
 			if err != nil {
@@ -266,7 +266,16 @@ func (c *converter) actionInputs(spec document.ActionSpec, blk basetypes.ObjectV
 			}
 			v = decoded
 		}
-		in[spec.Name] = v
+		in[input.Name] = v
+	}
+	if spec.OpenInputs {
+		if text := c.str(attrs[apiInputsAttribute], p.AtName(apiInputsAttribute)); text != "" {
+			if extra, err := decodeJSON(text); err == nil {
+				for k, v := range extra.(map[string]any) {
+					in[k] = v
+				}
+			}
+		}
 	}
 	return in
 }

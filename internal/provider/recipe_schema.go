@@ -162,6 +162,14 @@ func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	for _, in := range spec.Inputs {
 		attrs[document.SnakeCase(in.Name)] = inputAttribute(in)
 	}
+	if spec.OpenInputs {
+		attrs[apiInputsAttribute] = schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "The called API's own request fields as a JSON object, e.g. " +
+				"`jsonencode({ ImageIds = [\"{{ image.ImageId }}\"] })`.",
+			Validators: []validator.String{jsonValidator{object: true}},
+		}
+	}
 	desc := fmt.Sprintf("`%s`: %s", spec.Name, spec.Description)
 	if len(spec.Outputs) > 0 {
 		var names []string
@@ -178,14 +186,15 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	if in.Description != "" {
 		desc = in.Description + " (SSM input `" + in.Name + "`.)"
 	}
-	if in.Required {
-		desc += " Required in this block."
-	}
 	if len(in.Enum) > 0 {
 		desc += " One of `" + strings.Join(in.Enum, "`, `") + "`."
 	}
-	// Required inputs are Optional in the schema: the block itself is optional, and
-	// the document validator reports a missing input with the step's name.
+	// A required input is Optional in the schema: the framework would demand it even
+	// when the step uses another action block. The document validator reports a
+	// missing input at plan time, naming the step.
+	if in.Required {
+		desc = "**Required** when the block is used. " + desc
+	}
 	switch in.Type {
 	case document.TypeInteger:
 		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc}
@@ -205,6 +214,10 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 	}
 }
+
+// apiInputsAttribute carries the request fields of the generic AWS API actions
+// (executeAwsApi and friends), whose inputs are the called API's own.
+const apiInputsAttribute = "api_inputs"
 
 // stepAttrTypes is the object type of one step element, used by tests and conversions.
 func stepAttrTypes() map[string]attr.Type {
