@@ -171,7 +171,8 @@ func ensureLambda(t *testing.T, name string) {
 }
 
 // TestAccImage_controlFlow runs invoke_lambda_function, sleep, branch, copy_image,
-// on_failure = "Continue" and on_failure = "step:X" in one bake.
+// execute_aws_api, wait_for_aws_resource_property, on_failure = "Continue" and
+// on_failure = "step:X" in one bake.
 func TestAccImage_controlFlow(t *testing.T) {
 	var executions []string
 	var copyID string
@@ -240,6 +241,29 @@ resource "amibake_image" "flow" {
     }
   }
   step {
+    name = "describe"
+    execute_aws_api {
+      service    = "ec2"
+      api        = "DescribeImages"
+      api_inputs = jsonencode({ ImageIds = ["{{ image.ImageId }}"] })
+    }
+    output {
+      name     = "State"
+      selector = "$.Images[0].State"
+      type     = "String"
+    }
+  }
+  step {
+    name = "available"
+    wait_for_aws_resource_property {
+      service           = "ec2"
+      api               = "DescribeImages"
+      api_inputs        = jsonencode({ ImageIds = ["{{ image.ImageId }}"] })
+      property_selector = "$.Images[0].State"
+      desired_values    = ["available"]
+    }
+  }
+  step {
     name       = "tolerated"
     on_failure = "Continue"
     change_instance_state {
@@ -289,6 +313,8 @@ resource "amibake_image" "flow" {
 					stepStatus("hook", "Success"),
 					stepStatus("decide", "Success"),
 					stepStatus("image", "Success"),
+					stepStatus("describe", "Success"),
+					stepStatus("available", "Success"),
 					stepStatus("tolerated", "Failed"),
 					stepStatus("detour", "Failed"),
 					stepStatus("copy", "Success"),
@@ -296,6 +322,7 @@ resource "amibake_image" "flow" {
 				})),
 				statecheck.ExpectKnownValue("amibake_image.flow", tfjsonpath.New("step_outputs").AtMapKey("hook.StatusCode"), knownvalue.StringExact("200")),
 				statecheck.ExpectKnownValue("amibake_image.flow", tfjsonpath.New("copies"), knownvalue.MapSizeExact(1)),
+				statecheck.ExpectKnownValue("amibake_image.flow", tfjsonpath.New("step_outputs").AtMapKey("describe.State"), knownvalue.StringExact("available")),
 			},
 			Check: resource.ComposeTestCheckFunc(
 				rememberExecution("amibake_image.flow", &executions),
