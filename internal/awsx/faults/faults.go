@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -51,12 +52,20 @@ type Rule struct {
 	Throttle bool
 	// Latency delays the call (before any failure) without failing it.
 	Latency time.Duration
-	// Hang blocks the call until its context ends.
-	Hang bool
+	// Hang blocks the call until its context ends, or for HangFor when that
+	// is set (a stalled call that answers late: the call then goes on, or
+	// fails with Code).
+	Hang    bool
+	HangFor time.Duration
 	// LoseResponse lets the call reach AWS and take effect, then replaces its
 	// answer with the fault: the "created, but the caller never heard" case
 	// (a timeout after the request was sent) that leaks resources.
 	LoseResponse bool
+	// When, if set, must also hold for the rule to apply. It sees the call's
+	// context and input (e.g. *ec2.TerminateInstancesInput), so a rule can
+	// pick calls by the ids they name or by what the test is doing at the
+	// time. It runs under the injector's lock: it must not call the injector.
+	When func(ctx context.Context, input any) bool
 }
 
 // FailNth fails the nth call of op with an AWS error.
@@ -87,13 +96,65 @@ func Hang(op string, n int) Rule {
 	return Rule{Operation: op, From: n, Hang: true}
 }
 
+// Stall makes the nth call of op take d (or until its context ends) before it
+// goes on; unlike Latency it counts as a fault.
+func Stall(op string, n int, d time.Duration) Rule {
+	return Rule{Operation: op, From: n, Hang: true, HangFor: d}
+}
+
+// Only returns r restricted to the calls for which when holds.
+func (r Rule) Only(when func(ctx context.Context, input any) bool) Rule {
+	r.When = when
+	return r
+}
+
+// Naming holds for calls whose input names id: an instance, image or snapshot
+// id in the input's id fields or filters. Use it with Only to fail a call for
+// one resource and not for the others.
+func Naming(id string) func(ctx context.Context, input any) bool {
+	return func(_ context.Context, input any) bool { return mentions(reflect.ValueOf(input), id, 0) }
+}
+
+// mentions reports whether a string equal to id appears in v (pointers,
+// structs, slices and maps followed a few levels deep).
+func mentions(v reflect.Value, id string, depth int) bool {
+	if depth > 6 || !v.IsValid() {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && mentions(v.Elem(), id, depth+1)
+	case reflect.String:
+		return v.String() == id
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && mentions(v.Field(i), id, depth+1) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if mentions(v.Index(i), id, depth+1) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if mentions(v.MapIndex(k), id, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // LoseResponse lets the nth call of op take effect and then fails it with
 // code and status, as if the answer had been lost.
 func LoseResponse(op string, n int, code string, status int) Rule {
 	return Rule{Operation: op, From: n, Code: code, Status: status, LoseResponse: true}
 }
 
-func (r Rule) covers(service, op string, n int) bool {
+func (r Rule) covers(ctx context.Context, input any, service, op string, n int) bool {
 	if r.Operation != "" && r.Operation != op {
 		return false
 	}
@@ -110,7 +171,7 @@ func (r Rule) covers(service, op string, n int) bool {
 	case to < 0:
 		to = int(^uint(0) >> 1)
 	}
-	return n >= from && n <= to
+	return n >= from && n <= to && (r.When == nil || r.When(ctx, input))
 }
 
 func (r Rule) fails() bool { return r.Code != "" || r.Throttle }
@@ -177,9 +238,20 @@ func (i *Injector) Calls(op string) int {
 // awsx.Config.APIOptions or an SDK client's Options.APIOptions.
 func (i *Injector) APIOption() func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
+		// The input is only seen at the start of the stack; it travels to the
+		// injector, at the end, in the context.
+		err := s.Initialize.Add(middleware.InitializeMiddlewareFunc("amibake.FaultInput",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				return next.HandleInitialize(context.WithValue(ctx, inputKey{}, in.Parameters), in)
+			}), middleware.Before)
+		if err != nil {
+			return err
+		}
 		return s.Deserialize.Add(&step{inj: i}, middleware.After)
 	}
 }
+
+type inputKey struct{}
 
 type step struct{ inj *Injector }
 
@@ -195,7 +267,7 @@ func (s *step) HandleDeserialize(ctx context.Context, in middleware.DeserializeI
 	if op == "" {
 		op = awsmiddleware.GetOperationName(ctx)
 	}
-	latency, fault, n := s.inj.match(service, op)
+	latency, fault, n := s.inj.match(ctx, ctx.Value(inputKey{}), service, op)
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
@@ -218,8 +290,24 @@ func (s *step) HandleDeserialize(ctx context.Context, in middleware.DeserializeI
 		}
 	}
 	if fault.Hang {
-		<-ctx.Done()
-		return middleware.DeserializeOutput{}, middleware.Metadata{}, &smithy.CanceledError{Err: ctx.Err()}
+		var stalled <-chan time.Time
+		if fault.HangFor > 0 {
+			t := time.NewTimer(fault.HangFor)
+			defer t.Stop()
+			stalled = t.C
+		}
+		select {
+		case <-ctx.Done():
+			return middleware.DeserializeOutput{}, middleware.Metadata{}, &smithy.CanceledError{Err: ctx.Err()}
+		case <-stalled:
+		}
+		if fault.Code == "" && !fault.Throttle {
+			if fault.LoseResponse {
+				// The call took effect and its answer never came: a client-side timeout.
+				return middleware.DeserializeOutput{}, middleware.Metadata{}, fmt.Errorf("injected: no answer to %s within %s: %w", op, fault.HangFor, context.DeadlineExceeded)
+			}
+			return next.HandleDeserialize(ctx, in)
+		}
 	}
 	code, status := fault.Code, fault.Status
 	if code == "" {
@@ -247,7 +335,7 @@ func (s *step) HandleDeserialize(ctx context.Context, in middleware.DeserializeI
 }
 
 // match counts the call and returns the latency to add and the failing rule.
-func (i *Injector) match(service, op string) (time.Duration, *Rule, int) {
+func (i *Injector) match(ctx context.Context, input any, service, op string) (time.Duration, *Rule, int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.calls[op]++
@@ -256,7 +344,7 @@ func (i *Injector) match(service, op string) (time.Duration, *Rule, int) {
 	var fault *Rule
 	for k := range i.rules {
 		r := &i.rules[k]
-		if !r.covers(service, op, n) {
+		if !r.covers(ctx, input, service, op, n) {
 			continue
 		}
 		latency += r.Latency
