@@ -25,25 +25,33 @@ type judgeFunc[T any] func(id string, v T, found bool, age time.Duration) (T, bo
 // ticker multiplexes every waiter of one kind in the process onto one loop: at
 // each tick it describes the union of all ids being waited on (one call per
 // chunkSize ids) and hands each waiter its part. Each waiter keeps its own
-// adaptive interval; the loop wakes at the earliest one, and a tick serves all.
+// schedule; the loop wakes at the earliest due one, and a tick serves all,
+// each waiter planning its next look from the answer it just got.
+//
+// With a Solo policy there is no loop: each waiter polls alone, as other tools
+// do, so that benchmarks can compare.
 type ticker[T any] struct {
 	kind     string // "instance", "image": for messages
+	lane     string // the Pacer lane of the batched call
 	describe describeFunc[T]
 	state    func(T) string
 
-	mu      sync.Mutex
-	policy  Policy
-	waiters map[*waiter[T]]struct{}
-	running bool
-	wake    chan struct{}
-	ticks   int
+	mu       sync.Mutex
+	policy   Policy
+	waiters  map[*waiter[T]]struct{}
+	running  bool
+	wake     chan struct{}
+	ticks    int
+	lastTick time.Time
 }
 
 type waiter[T any] struct {
 	ids       []string
 	judge     judgeFunc[T]
+	sched     schedule
 	start     time.Time
-	interval  time.Duration
+	prev      time.Duration // elapsed at the last look that found it unfinished
+	penalty   time.Duration // own back-off after throttles, without a Pacer
 	due       time.Time
 	transient int
 	last      map[string]T
@@ -59,6 +67,7 @@ type waitResult[T any] struct {
 func newTicker[T any](kind string, p Policy, d describeFunc[T], state func(T) string) *ticker[T] {
 	return &ticker[T]{
 		kind:     kind,
+		lane:     "describe:" + kind,
 		describe: d,
 		state:    state,
 		policy:   p.normalized(),
@@ -73,12 +82,18 @@ func (t *ticker[T]) setPolicy(p Policy) {
 	t.mu.Unlock()
 }
 
+func (t *ticker[T]) currentPolicy() Policy {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.policy
+}
+
 // grace is how long an id may stay invisible after the wait starts (EC2's
 // eventual consistency right after RunInstances/CreateImage). Tied to the
 // policy so that a time-scaled simulation scales it too.
-func (t *ticker[T]) grace() time.Duration { return 12 * t.policy.Max }
+func (t *ticker[T]) grace() time.Duration { return 12 * t.currentPolicy().Max }
 
-func (t *ticker[T]) wait(ctx context.Context, ids []string, judge judgeFunc[T]) (map[string]T, error) {
+func (t *ticker[T]) wait(ctx context.Context, ids []string, tr Transition, judge judgeFunc[T]) (map[string]T, error) {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
 		return map[string]T{}, nil
@@ -93,8 +108,13 @@ func (t *ticker[T]) wait(ctx context.Context, ids []string, judge judgeFunc[T]) 
 		result: make(chan waitResult[T], 1),
 	}
 	t.mu.Lock()
-	w.interval = t.policy.Initial
-	w.due = now.Add(t.policy.Spread(w.interval))
+	p := t.policy.For(tr)
+	w.sched = p.schedule()
+	if p.Solo {
+		t.mu.Unlock()
+		return t.waitAlone(ctx, w, p)
+	}
+	w.due = now.Add(p.Spread(w.sched.first()))
 	t.waiters[w] = struct{}{}
 	if !t.running {
 		t.running = true
@@ -122,6 +142,50 @@ func (t *ticker[T]) wait(ctx context.Context, ids []string, judge judgeFunc[T]) 
 		}
 		return nil, fmt.Errorf("stopped waiting for %s: %w", msg, ctx.Err())
 	}
+}
+
+// waitAlone polls for one waiter only, on its own schedule.
+func (t *ticker[T]) waitAlone(ctx context.Context, w *waiter[T], p Policy) (map[string]T, error) {
+	var failed error
+	err := Poll(ctx, p, func(ctx context.Context) (bool, error) {
+		found, err := t.describe(ctx, w.ids)
+		if err != nil {
+			return false, err
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		age := time.Since(w.start)
+		for _, id := range w.ids {
+			if _, ok := w.done[id]; ok {
+				continue
+			}
+			v, ok := found[id]
+			if ok {
+				w.last[id] = v
+			}
+			out, done, err := w.judge(id, v, ok, age)
+			if err != nil {
+				failed = err
+				return true, nil
+			}
+			if done {
+				w.done[id] = out
+			}
+		}
+		return len(w.done) == len(w.ids), nil
+	})
+	switch {
+	case failed != nil:
+		return nil, failed
+	case err != nil && ctx.Err() != nil:
+		t.mu.Lock()
+		msg := t.pendingText(w)
+		t.mu.Unlock()
+		return nil, fmt.Errorf("stopped waiting for %s: %w", msg, ctx.Err())
+	case err != nil:
+		return nil, err
+	}
+	return w.done, nil
 }
 
 // pendingText says what each unfinished id last looked like. Caller holds mu.
@@ -156,6 +220,11 @@ func (t *ticker[T]) loop() {
 				next = w.due
 			}
 		}
+		// Waiters that want a look at once arrive one by one; spacing the
+		// ticks lets them share one.
+		if soonest := t.lastTick.Add(t.policy.Initial / minTickDivisor); next.Before(soonest) {
+			next = soonest
+		}
 		t.mu.Unlock()
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
@@ -169,54 +238,77 @@ func (t *ticker[T]) loop() {
 	}
 }
 
+// minTickDivisor: two ticks of one watcher are at least Initial/minTickDivisor
+// apart.
+const minTickDivisor = 4
+
 // callTimeout bounds one Describe; the loop belongs to no single caller, so it
 // cannot borrow a caller's context.
 const callTimeout = 2 * time.Minute
 
 func (t *ticker[T]) tick() {
 	t.mu.Lock()
+	p := t.policy
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	// A throttled lane spaces the ticks too; waiters joining meanwhile are
+	// served by the same call.
+	_ = p.Pacer.wait(ctx, t.lane)
+
+	t.mu.Lock()
+	t.lastTick = time.Now()
 	serving := make([]*waiter[T], 0, len(t.waiters))
 	var ids []string
 	for w := range t.waiters {
 		serving = append(serving, w)
-		ids = append(ids, w.ids...)
+		for _, id := range w.ids {
+			if _, ok := w.done[id]; !ok {
+				ids = append(ids, id)
+			}
+		}
 	}
 	t.ticks++
-	p := t.policy
 	t.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	found, err := t.describe(ctx, dedupe(ids))
-	cancel()
 
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		p.Pacer.ok(t.lane)
+	case IsThrottle(err) && p.Pacer != nil:
+		p.Pacer.throttled(t.lane, p.Initial)
+	}
 	for _, w := range serving {
 		if _, ok := t.waiters[w]; !ok {
 			continue
 		}
+		at := now.Sub(w.start)
 		if err != nil {
 			switch {
 			case IsThrottle(err):
-				w.interval = p.backoff(w.interval)
+				if p.Pacer == nil {
+					w.penalty = p.backoff(max(w.penalty, w.sched.next(at)))
+				}
 			case IsTransient(err) && w.transient < maxTransient-1:
 				w.transient++
 			default:
 				t.finish(w, nil, err)
 				continue
 			}
-			w.due = now.Add(p.Spread(w.interval))
+			w.due = now.Add(p.Spread(max(w.sched.next(at), w.penalty)))
 			continue
 		}
 		w.transient = 0
+		w.penalty = 0
 		if t.judgeAll(w, found, now) {
 			continue
 		}
-		if slack := w.interval / 10; !now.Before(w.due.Add(-slack)) {
-			w.interval = p.Grow(w.interval)
-		}
-		w.due = now.Add(p.Spread(w.interval))
+		w.prev = at
+		w.due = now.Add(p.Spread(w.sched.next(at)))
 	}
 }
 
@@ -242,6 +334,7 @@ func (t *ticker[T]) judgeAll(w *waiter[T], found map[string]T, now time.Time) bo
 		}
 	}
 	if len(w.done) == len(w.ids) {
+		w.sched.observe(w.prev, age)
 		t.finish(w, w.done, nil)
 		return true
 	}
@@ -267,13 +360,18 @@ func (t *ticker[T]) pending() int {
 }
 
 // coalescer merges concurrent one-shot Describe calls: callers arriving within
-// window of the first share one call (per chunkSize ids).
+// window of the first share one call (per chunkSize ids), and callers arriving
+// while a call is under way share the next one, sent as soon as it returns.
+// Under load (Terraform refreshing many resources) the batches thus grow by
+// themselves; alone, a caller waits only the window.
 type coalescer[T any] struct {
 	describe describeFunc[T]
 	window   time.Duration
 
 	mu      sync.Mutex
 	pending *batch[T]
+	running bool
+	calls   int
 }
 
 type batch[T any] struct {
@@ -293,10 +391,13 @@ func (c *coalescer[T]) get(ctx context.Context, ids []string) (map[string]T, err
 	if b == nil {
 		b = &batch[T]{ids: map[string]struct{}{}, done: make(chan struct{})}
 		c.pending = b
-		go c.flush(b)
 	}
 	for _, id := range ids {
 		b.ids[id] = struct{}{}
+	}
+	if !c.running {
+		c.running = true
+		go c.run()
 	}
 	c.mu.Unlock()
 
@@ -317,22 +418,32 @@ func (c *coalescer[T]) get(ctx context.Context, ids []string) (map[string]T, err
 	return out, nil
 }
 
-func (c *coalescer[T]) flush(b *batch[T]) {
+// run sends the pending batches one after the other until none is left.
+func (c *coalescer[T]) run() {
 	if c.window > 0 {
 		time.Sleep(c.window)
 	}
-	c.mu.Lock()
-	c.pending = nil
-	ids := make([]string, 0, len(b.ids))
-	for id := range b.ids {
-		ids = append(ids, id)
+	for {
+		c.mu.Lock()
+		b := c.pending
+		c.pending = nil
+		if b == nil {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.calls++
+		ids := make([]string, 0, len(b.ids))
+		for id := range b.ids {
+			ids = append(ids, id)
+		}
+		c.mu.Unlock()
+		sort.Strings(ids)
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		b.items, b.err = c.describe(ctx, ids)
+		cancel()
+		close(b.done)
 	}
-	c.mu.Unlock()
-	sort.Strings(ids)
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
-	b.items, b.err = c.describe(ctx, ids)
-	close(b.done)
 }
 
 func dedupe(ids []string) []string {

@@ -81,18 +81,28 @@ type Clients struct {
 
 	Instances *InstanceWatcher
 	Images    *ImageWatcher
+	Commands  *CommandWatcher // nil without SSM
+	Agents    *AgentWatcher   // nil when SSM cannot describe instance information
 	Policy    Policy
 }
 
-// NewWatchers (re)creates the instance and image watchers over c.EC2 with
-// c.Policy. Call it after filling a Clients by hand (tests, simulations).
+// NewWatchers (re)creates the instance and image watchers over c.EC2, and the
+// command and agent watchers over c.SSM, with c.Policy. Call it after filling a Clients
+// by hand (tests, simulations).
 func (c *Clients) NewWatchers() {
 	c.Instances = NewInstanceWatcher(c.EC2, c.Policy)
 	c.Images = NewImageWatcher(c.EC2, c.Policy)
+	c.Commands, c.Agents = nil, nil
+	if c.SSM != nil {
+		c.Commands = NewCommandWatcher(c.SSM, c.Policy)
+	}
+	if ii, ok := c.SSM.(InstanceInformationAPI); ok {
+		c.Agents = NewAgentWatcher(ii, c.Policy)
+	}
 }
 
 // SetPolicy changes the polling schedule of Poll callers that read c.Policy and
-// of both watchers; waits already running pick it up at their next tick.
+// of the watchers; waits already running pick it up at their next tick.
 func (c *Clients) SetPolicy(p Policy) {
 	c.Policy = p
 	if c.Instances != nil {
@@ -100,5 +110,11 @@ func (c *Clients) SetPolicy(p Policy) {
 	}
 	if c.Images != nil {
 		c.Images.SetPolicy(p)
+	}
+	if c.Commands != nil {
+		c.Commands.SetPolicy(p)
+	}
+	if c.Agents != nil {
+		c.Agents.SetPolicy(p)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -476,4 +480,253 @@ func TestErrorClasses(t *testing.T) {
 			t.Errorf("IsNotFound(%v) = %v", tt.err, got)
 		}
 	}
+}
+
+// A Solo policy is how other tools wait: every waiter polls alone, one
+// DescribeInstances per waiter per look, and the batching loop never runs.
+func TestInstanceWatcherSoloPollsAlone(t *testing.T) {
+	const waiters = 10
+	f := &fakeEC2{instanceState: func(id string, call int) (ec2types.InstanceStateName, bool) {
+		if call > 3*waiters {
+			return ec2types.InstanceStateNameRunning, true
+		}
+		return ec2types.InstanceStateNamePending, true
+	}}
+	p := fast(2 * time.Millisecond)
+	p.Solo = true
+	w := NewInstanceWatcher(f, p)
+	var wg sync.WaitGroup
+	for i := range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.WaitForState(context.Background(), []string{fmt.Sprintf("i-%d", i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	calls, perCall := f.snapshot()
+	if calls <= 3*waiters {
+		t.Errorf("calls = %d, want more than %d (each waiter on its own)", calls, 3*waiters)
+	}
+	for i, ids := range perCall {
+		if len(ids) != 1 {
+			t.Fatalf("call %d carried %d ids, want 1", i+1, len(ids))
+		}
+	}
+	if ticks := w.t.tickCount(); ticks != 0 {
+		t.Errorf("batching loop ticked %d times under a Solo policy", ticks)
+	}
+}
+
+// fakeSSM lists commands (by id, or all in pages of 50) and describes
+// instance information, from scripts keyed by the number of calls so far.
+type fakeSSM struct {
+	SSMAPI
+
+	mu        sync.Mutex
+	commands  []string
+	status    func(call int) ssmtypes.CommandStatus
+	online    func(call int) bool
+	infoErr   error
+	byID      int
+	listings  int
+	infoCalls int
+	infoIDs   [][]string
+}
+
+func (f *fakeSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := f.byID + f.listings + 1
+	view := func(id string) ssmtypes.Command {
+		return ssmtypes.Command{CommandId: aws.String(id), Status: f.status(call)}
+	}
+	if id := aws.ToString(in.CommandId); id != "" {
+		f.byID++
+		return &ssm.ListCommandsOutput{Commands: []ssmtypes.Command{view(id)}}, nil
+	}
+	f.listings++
+	if len(in.Filters) != 1 || in.Filters[0].Key != ssmtypes.CommandFilterKeyInvokedAfter {
+		return nil, errors.New("a listing must filter on InvokedAfter")
+	}
+	from, _ := strconv.Atoi(aws.ToString(in.NextToken))
+	out := &ssm.ListCommandsOutput{}
+	for i := from; i < len(f.commands) && i < from+50; i++ {
+		out.Commands = append(out.Commands, view(f.commands[i]))
+	}
+	if from+50 < len(f.commands) {
+		out.NextToken = aws.String(strconv.Itoa(from + 50))
+	}
+	return out, nil
+}
+
+func (f *fakeSSM) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.infoCalls++
+	if f.infoErr != nil {
+		return nil, f.infoErr
+	}
+	ids := in.InstanceInformationFilterList[0].ValueSet
+	f.infoIDs = append(f.infoIDs, slices.Clone(ids))
+	out := &ssm.DescribeInstanceInformationOutput{}
+	if f.online(f.infoCalls) {
+		for _, id := range ids {
+			out.InstanceInformationList = append(out.InstanceInformationList,
+				ssmtypes.InstanceInformation{InstanceId: aws.String(id), PingStatus: ssmtypes.PingStatusOnline})
+		}
+	}
+	return out, nil
+}
+
+// Commands of concurrent bakes share one listing per tick (a page per 50
+// commands), instead of one call per command per look.
+func TestCommandWatcherListsTogether(t *testing.T) {
+	const commands = 120
+	f := &fakeSSM{status: func(call int) ssmtypes.CommandStatus {
+		if call > 12 {
+			return ssmtypes.CommandStatusSuccess
+		}
+		return ssmtypes.CommandStatusInProgress
+	}}
+	for i := range commands {
+		f.commands = append(f.commands, fmt.Sprintf("cmd-%03d", i))
+	}
+	// A first look late enough for every waiter to have registered.
+	w := NewCommandWatcher(f, Policy{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1})
+	var wg sync.WaitGroup
+	for _, id := range f.commands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Wait(context.Background(), id); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	ticks := w.t.tickCount()
+	t.Logf("%d commands: %d ticks, %d listings, %d lookups by id", commands, ticks, f.listings, f.byID)
+	if f.listings == 0 {
+		t.Fatal("no listing: every command was looked up on its own")
+	}
+	if total := f.listings + f.byID; total > 3*ticks {
+		t.Errorf("%d calls in %d ticks, want at most 3 pages per tick", total, ticks)
+	}
+	if total := f.listings + f.byID; total >= commands {
+		t.Errorf("%d calls for %d commands: not batched", total, commands)
+	}
+}
+
+func TestCommandWatcherAloneAndSolo(t *testing.T) {
+	f := &fakeSSM{status: func(call int) ssmtypes.CommandStatus {
+		if call >= 3 {
+			return ssmtypes.CommandStatusFailed // any end will do
+		}
+		return ssmtypes.CommandStatusPending
+	}}
+	w := NewCommandWatcher(f, fast(2*time.Millisecond))
+	if err := w.Wait(context.Background(), "cmd-1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.byID != 3 || f.listings != 0 {
+		t.Errorf("one command: %d lookups by id and %d listings, want 3 and 0", f.byID, f.listings)
+	}
+	solo := fast(2 * time.Millisecond)
+	solo.Solo = true
+	w = NewCommandWatcher(f, solo)
+	before := f.byID
+	if err := w.Wait(context.Background(), "cmd-2"); err != nil || f.byID != before {
+		t.Errorf("a Solo policy must leave the waiting to the caller: err %v, %d calls", err, f.byID-before)
+	}
+}
+
+// Agents of concurrent bakes are checked with one DescribeInstanceInformation
+// per tick (50 ids per call) instead of every bake probing with SendCommand.
+func TestAgentWatcherBatches(t *testing.T) {
+	const instances = 60
+	f := &fakeSSM{online: func(call int) bool { return call > 4 }}
+	w := NewAgentWatcher(f, Policy{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1})
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			managed, err := w.WaitManaged(context.Background(), []string{fmt.Sprintf("i-%03d", i)})
+			if err != nil || !managed {
+				t.Errorf("managed %v, err %v", managed, err)
+			}
+		}()
+	}
+	wg.Wait()
+	ticks := w.t.tickCount()
+	t.Logf("%d instances: %d ticks, %d DescribeInstanceInformation calls", instances, ticks, f.infoCalls)
+	if f.infoCalls > 2*ticks {
+		t.Errorf("%d calls in %d ticks, want at most 2 (50 ids each) per tick", f.infoCalls, ticks)
+	}
+	for i, ids := range f.infoIDs {
+		if len(ids) > agentChunk {
+			t.Errorf("call %d carried %d ids, more than %d", i+1, len(ids), agentChunk)
+		}
+	}
+}
+
+// An emulator without DescribeInstanceInformation (moto answers 500), or an
+// IAM policy without it, makes the callers probe on their own: at once, and
+// from then on without asking again.
+func TestAgentWatcherUnavailable(t *testing.T) {
+	f := &fakeSSM{infoErr: &smithy.GenericAPIError{Code: "InternalFailure", Message: "not implemented"}}
+	w := NewAgentWatcher(f, fast(2*time.Millisecond))
+	for i := range 3 {
+		managed, err := w.WaitManaged(context.Background(), []string{"i-1"})
+		if managed || err != nil {
+			t.Fatalf("attempt %d: managed %v, err %v; want false, nil", i+1, managed, err)
+		}
+	}
+	if f.infoCalls != 1 {
+		t.Errorf("DescribeInstanceInformation called %d times, want 1", f.infoCalls)
+	}
+}
+
+// When the caller gives up, the error says what the agent last looked like.
+func TestAgentWatcherDeadline(t *testing.T) {
+	f := &fakeSSM{online: func(int) bool { return false }}
+	w := NewAgentWatcher(f, fast(2*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	managed, err := w.WaitManaged(ctx, []string{"i-9"})
+	if managed || err == nil || !strings.Contains(err.Error(), "agent i-9 (not visible yet)") {
+		t.Fatalf("managed %v, err %v", managed, err)
+	}
+}
+
+// Without ssm:ListCommands the callers poll their invocations themselves, and
+// the watcher stops asking.
+func TestCommandWatcherUnavailable(t *testing.T) {
+	f := &failingListSSM{err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not allowed"}}
+	w := NewCommandWatcher(f, fast(2*time.Millisecond))
+	for i := range 3 {
+		if err := w.Wait(context.Background(), fmt.Sprintf("cmd-%d", i)); err != nil {
+			t.Fatalf("wait %d: %v, want nil (the caller polls)", i+1, err)
+		}
+	}
+	if f.calls != 1 {
+		t.Errorf("ListCommands called %d times, want 1", f.calls)
+	}
+}
+
+type failingListSSM struct {
+	SSMAPI
+	mu    sync.Mutex
+	calls int
+	err   error
+}
+
+func (f *failingListSSM) ListCommands(context.Context, *ssm.ListCommandsInput, ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return nil, f.err
 }

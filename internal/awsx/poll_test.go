@@ -1,0 +1,168 @@
+package awsx
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+)
+
+const ms = time.Millisecond
+
+func windowPolicy() Policy {
+	return Policy{
+		Initial: 10 * ms, Max: 100 * ms, Factor: 1.5,
+		Expect: map[Transition]Window{InstanceLaunch: {Min: 400 * ms, Max: 800 * ms, Every: 40 * ms}},
+		Pacer:  NewPacer(),
+	}
+}
+
+func TestScheduleGaps(t *testing.T) {
+	p := windowPolicy()
+	tests := []struct {
+		name string
+		tr   Transition
+		at   time.Duration
+		want time.Duration
+	}{
+		{"windowed: first sparse look at Min/5", InstanceLaunch, 0, 80 * ms},
+		{"windowed: gaps 0.6 times the time waited", InstanceLaunch, 100 * ms, 60 * ms},
+		{"windowed: growing", InstanceLaunch, 200 * ms, 120 * ms},
+		{"windowed: never jumps past the window's start", InstanceLaunch, 300 * ms, 100 * ms},
+		{"windowed: dense inside the window", InstanceLaunch, 400 * ms, 40 * ms},
+		{"windowed: dense up to the window's end", InstanceLaunch, 800 * ms, 40 * ms},
+		{"windowed: growing after the window", InstanceLaunch, 900 * ms, 90 * ms},
+		{"windowed: capped at Max", InstanceLaunch, 5 * time.Second, 100 * ms},
+		{"open-ended: Initial first", CommandRun, 0, 10 * ms},
+		{"open-ended: grows with the time waited", CommandRun, 100 * ms, 60 * ms},
+		{"open-ended: capped at Max", CommandRun, time.Second, 100 * ms},
+		{"no transition is open-ended", "", 100 * ms, 60 * ms},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.For(tt.tr).schedule().next(tt.at); got != tt.want {
+				t.Errorf("next(%s) = %s, want %s", tt.at, got, tt.want)
+			}
+		})
+	}
+	if p.For(InstanceLaunch).schedule().first() != p.Initial {
+		t.Error("before any transition was seen, a batched wait must look after Initial")
+	}
+	solo := p
+	solo.Solo = true
+	if got := solo.For(InstanceLaunch).schedule().next(100 * ms); got != 60*ms {
+		t.Errorf("a Solo policy ignores windows: next = %s, want 60ms", got)
+	}
+}
+
+func TestPacerLearnsPace(t *testing.T) {
+	p := windowPolicy()
+	s := p.For(InstanceLaunch).schedule()
+
+	s.observe(0, 50*ms) // over at its first look: says nothing
+	if p.Pacer.Known() || p.Pacer.Pace() != 1 {
+		t.Fatalf("a wait over at once moved the pace: known %v, pace %.2f", p.Pacer.Known(), p.Pacer.Pace())
+	}
+	s.observe(500*ms, 540*ms) // inside the window: as expected
+	if pace := p.Pacer.Pace(); pace != 1 {
+		t.Fatalf("pace after an expected duration = %.2f, want 1", pace)
+	}
+
+	q := windowPolicy()
+	fast := q.For(InstanceLaunch).schedule()
+	fast.observe(100*ms, 140*ms) // ended at ~120ms, window centre 600ms
+	if pace := q.Pacer.Pace(); math.Abs(pace-0.2) > 0.001 {
+		t.Fatalf("pace after a 5x faster change = %.3f, want 0.2", pace)
+	}
+	// Later waits look where the change now happens; Every keeps a floor.
+	if got := fast.next(0); got != 16*ms {
+		t.Errorf("first look after learning = %s, want 16ms (a fifth of 400ms*0.2)", got)
+	}
+	if got := fast.next(100 * ms); got != 8*ms {
+		t.Errorf("gap inside the shrunk window = %s, want 8ms", got)
+	}
+	if fast.first() != fast.next(0) {
+		t.Error("once the pace is known, a batched wait skips the look after Initial")
+	}
+	// An expected duration pulls the pace half-way back.
+	fast.observe(500*ms, 540*ms)
+	if pace := q.Pacer.Pace(); math.Abs(pace-math.Sqrt(0.2)) > 0.001 {
+		t.Errorf("pace after one expected duration = %.3f, want %.3f", pace, math.Sqrt(0.2))
+	}
+}
+
+func TestPacerThrottleSpacing(t *testing.T) {
+	p := NewPacer()
+	base := 100 * ms
+	if p.Gap("x") != 0 {
+		t.Fatal("a new lane is not throttled")
+	}
+	p.throttled("x", base)
+	first := p.Gap("x")
+	if first < base/floorRate || first > base {
+		t.Fatalf("gap after a throttle = %s, want between %s and %s", first, base/floorRate, base)
+	}
+	p.throttled("x", base)
+	if p.Gap("x") != first {
+		t.Errorf("a second throttle within one interval widened the gap again: %s -> %s", first, p.Gap("x"))
+	}
+	if p.Gap("y") != 0 {
+		t.Error("throttling one lane slowed another")
+	}
+	for range 200 {
+		p.ok("x")
+	}
+	if g := p.Gap("x"); g != 0 {
+		t.Errorf("gap after 200 successes = %s, want the lane freed", g)
+	}
+	var nilPacer *Pacer
+	nilPacer.throttled("x", base)
+	nilPacer.ok("x")
+	if nilPacer.Pace() != 1 || nilPacer.Known() || nilPacer.Gap("x") != 0 {
+		t.Error("a nil Pacer must share nothing")
+	}
+}
+
+func TestPolicyScaled(t *testing.T) {
+	p := DefaultPolicy()
+	s := p.Scaled(100)
+	if s.Initial != 10*ms || s.Max != 100*ms {
+		t.Errorf("scaled Initial/Max = %s/%s, want 10ms/100ms", s.Initial, s.Max)
+	}
+	w, sw := p.Expect[ImageCreate], s.Expect[ImageCreate]
+	if sw.Min != w.Min/100 || sw.Max != w.Max/100 || sw.Every != w.Every/100 {
+		t.Errorf("scaled window = %+v, want %+v / 100", sw, w)
+	}
+	if s.Pacer == p.Pacer || s.Pacer == nil {
+		t.Error("a scaled policy needs a Pacer of its own")
+	}
+	if p.Expect[ImageCreate] != w {
+		t.Error("scaling changed the original policy's windows")
+	}
+}
+
+// A throttled poll slows its whole lane down through the shared Pacer, not
+// only itself; other lanes are unaffected.
+func TestPollThrottleSharedThroughPacer(t *testing.T) {
+	p := Policy{Initial: 2 * ms, Max: 4 * ms, Factor: 1, Pacer: NewPacer()}
+	throttle := &smithy.GenericAPIError{Code: "ThrottlingException"}
+	calls := 0
+	err := Poll(context.Background(), p.For(AgentRegistration), func(context.Context) (bool, error) {
+		calls++
+		if calls <= 2 {
+			return false, throttle
+		}
+		return true, nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("err %v after %d calls, want nil after 3", err, calls)
+	}
+	if p.Pacer.Gap(string(AgentRegistration)) == 0 {
+		t.Error("the throttled lane has no spacing")
+	}
+	if p.Pacer.Gap("poll") != 0 || p.Pacer.Gap(string(CommandRun)) != 0 {
+		t.Error("other lanes were slowed down")
+	}
+}
