@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
@@ -71,9 +73,51 @@ func (r CleanupReport) err() error {
 	}
 	errs := make([]error, len(r.Failures))
 	for i, f := range r.Failures {
-		errs[i] = fmt.Errorf("could not remove %s", f)
+		where := ""
+		if f.Region != "" {
+			where = " in " + f.Region
+		}
+		errs[i] = fmt.Errorf("could not remove %s %s%s: %w", f.Kind, f.ID, where, f.Err)
 	}
 	return errors.Join(errs...)
+}
+
+// SnapshotInUseError is a snapshot that another image, still registered, is
+// built on: AWS refuses to delete it until that image is gone, which is not
+// for this run or resource to decide.
+type SnapshotInUseError struct {
+	SnapshotID, ImageID string
+	Err                 error
+}
+
+func (e *SnapshotInUseError) Error() string {
+	return fmt.Sprintf("snapshot %s is in use by image %s, which is still registered: %v", e.SnapshotID, e.ImageID, e.Err)
+}
+
+func (e *SnapshotInUseError) Unwrap() error { return e.Err }
+
+// inUseBy finds the image AWS names in an InvalidSnapshot.InUse message.
+var inUseBy = regexp.MustCompile(`\bami-[0-9a-f]+\b`)
+
+// stillUsedBy returns the registered image that an InvalidSnapshot.InUse
+// error names, "" when none is (the image just deregistered, not released yet).
+func stillUsedBy(ctx context.Context, clients *awsx.Clients, region string, inUse error) string {
+	var ae smithy.APIError
+	if !errors.As(inUse, &ae) {
+		return ""
+	}
+	user := inUseBy.FindString(ae.ErrorMessage())
+	if user == "" {
+		return ""
+	}
+	found, err := describeImagesIn(ctx, clients, region, []string{user})
+	if err != nil {
+		return ""
+	}
+	if img, ok := found[user]; ok && img.State != ec2types.ImageStateDeregistered {
+		return user
+	}
+	return ""
 }
 
 // Cleanup removes what the ledger says the run created and has not removed:
@@ -123,14 +167,20 @@ func terminate(ctx context.Context, env *Env, ids []string) CleanupReport {
 		env.Ledger.InstanceTerminated(id)
 		env.info("terminated instance", map[string]any{"instance_id": id})
 	}
-	if _, err := env.Clients.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err == nil {
+	call := func(ids []string) error {
+		return retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+			_, err := env.Clients.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
+			return err
+		})
+	}
+	if err := call(ids); err == nil {
 		for _, id := range ids {
 			done(id)
 		}
 		return rep
 	}
 	for _, id := range ids {
-		_, err := env.Clients.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		err := call([]string{id})
 		if err != nil && !awsx.IsNotFound(err) {
 			rep.Failures = append(rep.Failures, CleanupFailure{Kind: "instance", ID: id, Region: env.Clients.Region, Err: err})
 			continue
@@ -144,7 +194,7 @@ func terminate(ctx context.Context, env *Env, ids []string) CleanupReport {
 // image or snapshot that is already gone is not an error.
 func DeleteImage(ctx context.Context, clients *awsx.Clients, region, imageID string, deleteSnapshots bool) error {
 	if !deleteSnapshots {
-		_, err := clients.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(imageID)}, inRegion(clients, region)...)
+		err := deregister(ctx, clients, region, imageID)
 		if err != nil && !awsx.IsNotFound(err) {
 			return fmt.Errorf("deregistering image %s: %w", imageID, err)
 		}
@@ -152,6 +202,44 @@ func DeleteImage(ctx context.Context, clients *awsx.Clients, region, imageID str
 	}
 	rep, _ := removeImage(ctx, clients, region, imageID, nil)
 	return rep.err()
+}
+
+// DeleteSnapshots deletes snapshots by id in region (the clients' own when
+// empty), once their images are gone; a snapshot already gone is not an error.
+func DeleteSnapshots(ctx context.Context, clients *awsx.Clients, region string, ids []string) error {
+	if region == "" {
+		region = clients.Region
+	}
+	var rep CleanupReport
+	for _, id := range ids {
+		if err := deleteSnapshot(ctx, clients, region, id); err != nil {
+			rep.Failures = append(rep.Failures, CleanupFailure{Kind: "snapshot", ID: id, Region: region, Err: err})
+		}
+	}
+	return rep.err()
+}
+
+// SnapshotsExisting returns those of ids that still exist.
+func SnapshotsExisting(ctx context.Context, clients *awsx.Clients, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var res *ec2.DescribeSnapshotsOutput
+	err := retryThrottled(ctx, policy(clients), func(ctx context.Context) (err error) {
+		// A filter, not SnapshotIds: one id that is gone would fail the call.
+		res, err = clients.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{
+			Filters: []ec2types.Filter{{Name: aws.String("snapshot-id"), Values: ids}},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range res.Snapshots {
+		out = append(out, aws.ToString(s.SnapshotId))
+	}
+	return out, nil
 }
 
 // DescribeImage returns the image, or an error for which awsx.IsNotFound is
@@ -181,9 +269,13 @@ func DescribeImage(ctx context.Context, clients *awsx.Clients, imageID string) (
 
 func describeImagesIn(ctx context.Context, clients *awsx.Clients, region string, ids []string) (map[string]ec2types.Image, error) {
 	out := map[string]ec2types.Image{}
-	res, err := clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
-		Filters: []ec2types.Filter{{Name: aws.String("image-id"), Values: ids}},
-	}, inRegion(clients, region)...)
+	var res *ec2.DescribeImagesOutput
+	err := retryThrottled(ctx, policy(clients), func(ctx context.Context) (err error) {
+		res, err = clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("image-id"), Values: ids}},
+		}, inRegion(clients, region)...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +303,13 @@ func snapshotsOf(img ec2types.Image) []string {
 	return out
 }
 
+func deregister(ctx context.Context, clients *awsx.Clients, region, imageID string) error {
+	return retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
+		_, err := clients.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(imageID)}, inRegion(clients, region)...)
+		return err
+	})
+}
+
 // snapshotReleaseWait bounds how long a snapshot may stay "in use" by the
 // image just deregistered.
 const snapshotReleaseWait = 2 * time.Minute
@@ -235,7 +334,7 @@ func removeImage(ctx context.Context, clients *awsx.Clients, region, imageID str
 		}
 	}
 	// Deregister even if the describe failed: the id is all it needs.
-	_, err = clients.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(imageID)}, inRegion(clients, region)...)
+	err = deregister(ctx, clients, region, imageID)
 	if err != nil && !awsx.IsNotFound(err) {
 		rep.Failures = append(rep.Failures, CleanupFailure{Kind: "image", ID: imageID, Region: region, Err: err})
 		return rep, snaps
@@ -264,6 +363,10 @@ func deleteSnapshot(ctx context.Context, clients *awsx.Clients, region, id strin
 			return true, nil
 		case awsx.ErrorCode(err) == "InvalidSnapshot.InUse":
 			last = err
+			if user := stillUsedBy(ctx, clients, region, err); user != "" {
+				// Waiting would only time out: another image is built on it.
+				return false, &SnapshotInUseError{SnapshotID: id, ImageID: user, Err: err}
+			}
 			return false, nil
 		}
 		return false, err
@@ -289,7 +392,11 @@ func Sweep(ctx context.Context, env *Env, tagKey, tagValue string, keepImageIDs 
 		Values: []string{"pending", "running", "stopping", "stopped"},
 	}}}
 	for {
-		res, err := ec2c.DescribeInstances(ctx, in)
+		var res *ec2.DescribeInstancesOutput
+		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+			res, err = ec2c.DescribeInstances(ctx, in)
+			return err
+		})
 		if err != nil {
 			return rep, fmt.Errorf("listing instances tagged %s=%s: %w", tagKey, tagValue, err)
 		}
@@ -306,7 +413,11 @@ func Sweep(ctx context.Context, env *Env, tagKey, tagValue string, keepImageIDs 
 	rep.merge(terminate(ctx, env, ids))
 
 	// Images, then snapshots no kept image uses.
-	imgs, err := ec2c.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{tagFilter}})
+	var imgs *ec2.DescribeImagesOutput
+	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		imgs, err = ec2c.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{tagFilter}})
+		return err
+	})
 	if err != nil {
 		return rep, errors.Join(rep.err(), fmt.Errorf("listing images tagged %s=%s: %w", tagKey, tagValue, err))
 	}
@@ -337,7 +448,11 @@ func Sweep(ctx context.Context, env *Env, tagKey, tagValue string, keepImageIDs 
 		}
 		rep.merge(r)
 	}
-	snaps, err := ec2c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []ec2types.Filter{tagFilter}})
+	var snaps *ec2.DescribeSnapshotsOutput
+	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		snaps, err = ec2c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []ec2types.Filter{tagFilter}})
+		return err
+	})
 	if err != nil {
 		return rep, errors.Join(rep.err(), fmt.Errorf("listing snapshots tagged %s=%s: %w", tagKey, tagValue, err))
 	}
@@ -369,4 +484,69 @@ func hasTag(tags []ec2types.Tag, key string) bool {
 		}
 	}
 	return false
+}
+
+// Discover records in the ledger what AWS holds tagged tagKey=tagValue (the
+// run's execution id) that the ledger does not know: resources created by a
+// call whose answer was lost and that no recovery found. Instances not
+// terminated are recorded for termination; images are recorded with their
+// snapshots and returned, since no step produced them.
+func Discover(ctx context.Context, env *Env, tagKey, tagValue string) ([]string, error) {
+	tagFilter := ec2types.Filter{Name: aws.String("tag:" + tagKey), Values: []string{tagValue}}
+	known := map[string]bool{}
+	for _, r := range env.Ledger.Instances() {
+		known[r.ID] = true
+	}
+	for _, r := range env.Ledger.Images() {
+		known[r.ID] = true
+	}
+	var errs []error
+	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{tagFilter, {
+		Name:   aws.String("instance-state-name"),
+		Values: []string{"pending", "running", "stopping", "stopped"},
+	}}}
+	for {
+		var res *ec2.DescribeInstancesOutput
+		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+			res, err = env.Clients.EC2.DescribeInstances(ctx, in)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing instances tagged %s=%s: %w", tagKey, tagValue, err))
+			break
+		}
+		for _, r := range res.Reservations {
+			for _, i := range r.Instances {
+				if id := aws.ToString(i.InstanceId); !known[id] {
+					env.Ledger.RecordInstance(id)
+					env.info("found an instance of this run that no step recorded", map[string]any{"instance_id": id})
+				}
+			}
+		}
+		if aws.ToString(res.NextToken) == "" {
+			break
+		}
+		in.NextToken = res.NextToken
+	}
+	var found []string
+	var imgs *ec2.DescribeImagesOutput
+	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		imgs, err = env.Clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{tagFilter}})
+		return err
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing images tagged %s=%s: %w", tagKey, tagValue, err))
+	} else {
+		for _, img := range imgs.Images {
+			id := aws.ToString(img.ImageId)
+			if known[id] || img.State == ec2types.ImageStateDeregistered {
+				continue
+			}
+			env.Ledger.RecordImage(env.Clients.Region, id)
+			env.Ledger.RecordSnapshots(id, snapshotsOf(img))
+			env.info("found an image of this run that no step recorded", map[string]any{"image_id": id})
+			found = append(found, id)
+		}
+	}
+	return found, errors.Join(errs...)
 }

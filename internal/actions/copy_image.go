@@ -36,7 +36,11 @@ func (copyImage) Run(ctx context.Context, env *Env, step *document.Step, in map[
 	}
 	input.TagSpecifications = withRunTags(nil, env.Tags, ec2types.ResourceTypeImage, ec2types.ResourceTypeSnapshot)
 
-	res, err := env.Clients.EC2.CopyImage(ctx, &input)
+	var res *ec2.CopyImageOutput
+	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.EC2.CopyImage(ctx, &input)
+		return err
+	})
 	if err != nil {
 		recoverImage(ctx, env, step, aws.ToString(input.Name), err)
 		return Result{}, fmt.Errorf("CopyImage: %w", err)

@@ -42,7 +42,11 @@ func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in ma
 	if err := bind(&input.BlockDeviceMappings, in["BlockDeviceMappings"], "BlockDeviceMappings"); err != nil {
 		return Result{}, fmt.Errorf("input %w", err)
 	}
-	res, err := env.Clients.EC2.CreateImage(ctx, input)
+	var res *ec2.CreateImageOutput
+	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.EC2.CreateImage(ctx, input)
+		return err
+	})
 	if err != nil {
 		recoverImage(ctx, env, step, name, err)
 		return Result{}, fmt.Errorf("CreateImage: %w", err)
@@ -97,10 +101,14 @@ func recoverImage(ctx context.Context, env *Env, step *document.Step, name strin
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	res, err := env.Clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{
-		{Name: aws.String("name"), Values: []string{name}},
-		{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{exec}},
-	}})
+	var res *ec2.DescribeImagesOutput
+	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{
+			{Name: aws.String("name"), Values: []string{name}},
+			{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{exec}},
+		}})
+		return err
+	})
 	if err != nil {
 		env.info("could not check for an image made by a failed call", map[string]any{"step": step.Name, "error": err.Error()})
 		return

@@ -37,7 +37,11 @@ func (createTags) Run(ctx context.Context, env *Env, step *document.Step, in map
 	kind := str(in, "ResourceType")
 	switch kind {
 	case "", "EC2":
-		if _, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags}); err != nil {
+		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags})
+			return err
+		})
+		if err != nil {
 			return Result{}, fmt.Errorf("CreateTags: %w", err)
 		}
 	case "ManagedInstance", "MaintenanceWindow", "Parameter":
@@ -46,8 +50,11 @@ func (createTags) Run(ctx context.Context, env *Env, step *document.Step, in map
 			st[i] = ssmtypes.Tag{Key: t.Key, Value: aws.String(aws.ToString(t.Value))}
 		}
 		for _, id := range ids {
-			_, err := env.Clients.SSM.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{
-				ResourceType: ssmtypes.ResourceTypeForTagging(kind), ResourceId: aws.String(id), Tags: st,
+			err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+				_, err := env.Clients.SSM.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{
+					ResourceType: ssmtypes.ResourceTypeForTagging(kind), ResourceId: aws.String(id), Tags: st,
+				})
+				return err
 			})
 			if err != nil {
 				return Result{}, fmt.Errorf("AddTagsToResource %s: %w", id, err)

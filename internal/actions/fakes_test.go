@@ -51,6 +51,7 @@ type fakeEC2 struct {
 
 	// knobs
 	failOp         map[string]error           // op -> error for every call
+	throttle       map[string]int             // op -> calls left to throttle
 	failID         map[string]error           // resource id -> error on delete/terminate
 	launchFate     ec2types.InstanceStateName // state after the first describe (default running)
 	imageFate      ec2types.ImageState        // state after the first describe (default available)
@@ -74,11 +75,16 @@ func newFakeEC2() *fakeEC2 {
 		snapshots: map[string]map[string]string{},
 		failOp:    map[string]error{},
 		failID:    map[string]error{},
+		throttle:  map[string]int{},
 	}
 }
 
 func (f *fakeEC2) begin(op string) error {
 	f.calls = append(f.calls, op)
+	if f.throttle[op] > 0 {
+		f.throttle[op]--
+		return apiErr("RequestLimitExceeded")
+	}
 	return f.failOp[op]
 }
 
@@ -418,9 +424,10 @@ func (f *fakeEC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInpu
 	if _, ok := f.snapshots[id]; !ok {
 		return nil, apiErr("InvalidSnapshot.NotFound")
 	}
-	for _, img := range f.images {
+	for imgID, img := range f.images {
 		if slices.Contains(img.snaps, id) {
-			return nil, apiErr("InvalidSnapshot.InUse")
+			return nil, &smithy.GenericAPIError{Code: "InvalidSnapshot.InUse",
+				Message: fmt.Sprintf("The snapshot %s is currently in use by %s", id, imgID)}
 		}
 	}
 	delete(f.snapshots, id)

@@ -28,10 +28,13 @@ func MarkCompleted(ctx context.Context, env *Env) error {
 		}
 	}
 	for region, ids := range byRegion {
-		_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
-			Resources: ids,
-			Tags:      []ec2types.Tag{{Key: aws.String(TagCompleted), Value: aws.String("true")}},
-		}, inRegion(env.Clients, region)...)
+		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
+				Resources: ids,
+				Tags:      []ec2types.Tag{{Key: aws.String(TagCompleted), Value: aws.String("true")}},
+			}, inRegion(env.Clients, region)...)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("marking images %v as completed: %w", ids, err)
 		}
@@ -56,7 +59,11 @@ func TagImage(ctx context.Context, clients *awsx.Clients, imageID string, set ma
 		for _, k := range keys {
 			tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(set[k])})
 		}
-		if _, err := clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags}); err != nil {
+		err := retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
+			_, err := clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags})
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("tagging %v: %w", ids, err)
 		}
 	}
@@ -65,7 +72,11 @@ func TagImage(ctx context.Context, clients *awsx.Clients, imageID string, set ma
 		for _, k := range remove {
 			tags = append(tags, ec2types.Tag{Key: aws.String(k)})
 		}
-		if _, err := clients.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: ids, Tags: tags}); err != nil {
+		err := retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
+			_, err := clients.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: ids, Tags: tags})
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("untagging %v: %w", ids, err)
 		}
 	}

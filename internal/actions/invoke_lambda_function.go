@@ -47,7 +47,12 @@ func (invokeLambdaFunction) Run(ctx context.Context, env *Env, step *document.St
 		}
 		input.Payload = []byte(p)
 	}
-	res, err := env.Clients.Lambda.Invoke(ctx, input)
+	// A throttled invocation did not run: asking again cannot run it twice.
+	var res *lambda.InvokeOutput
+	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.Lambda.Invoke(ctx, input)
+		return err
+	})
 	if err != nil {
 		return Result{}, fmt.Errorf("Invoke %s: %w", fn, err)
 	}

@@ -123,7 +123,18 @@ func (runCommand) Run(ctx context.Context, env *Env, step *document.Step, in map
 func sendWhenManaged(ctx context.Context, env *Env, step *document.Step, input *ssm.SendCommandInput) (string, error) {
 	var id string
 	var notManaged error
-	err := awsx.Poll(ctx, env.Clients.Policy, func(ctx context.Context) (bool, error) {
+	probe := env.Clients.Policy.For(awsx.AgentRegistration)
+	if env.Clients.Agents != nil && len(input.InstanceIds) > 0 {
+		// One DescribeInstanceInformation per tick serves every bake of the
+		// process; once the agents are online the command is sent once.
+		managed, err := env.Clients.Agents.WaitManaged(ctx, input.InstanceIds)
+		if err != nil {
+			notManaged = err
+		} else if managed {
+			probe = env.Clients.Policy
+		}
+	}
+	err := awsx.Poll(ctx, probe, func(ctx context.Context) (bool, error) {
 		res, err := env.Clients.SSM.SendCommand(ctx, input)
 		if err == nil {
 			id = aws.ToString(res.Command.CommandId)
@@ -165,8 +176,16 @@ func terminalInvocation(s string) bool {
 // waitInvocations polls each instance's invocation until all are terminal and
 // returns them in instance order.
 func waitInvocations(ctx context.Context, env *Env, cmdID string, instances []string) ([]invocation, error) {
+	if env.Clients.Commands != nil {
+		// The process's commands share one ListCommands per tick; the
+		// invocations are then read once. Any other error leaves the wait
+		// to the polling below.
+		if err := env.Clients.Commands.Wait(ctx, cmdID); err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	done := map[string]invocation{}
-	err := awsx.Poll(ctx, env.Clients.Policy, func(ctx context.Context) (bool, error) {
+	err := awsx.Poll(ctx, env.Clients.Policy.For(awsx.CommandRun), func(ctx context.Context) (bool, error) {
 		for _, id := range instances {
 			if _, ok := done[id]; ok {
 				continue

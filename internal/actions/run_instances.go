@@ -24,7 +24,11 @@ func (runInstances) Run(ctx context.Context, env *Env, step *document.Step, in m
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := env.Clients.EC2.RunInstances(ctx, input)
+	var res *ec2.RunInstancesOutput
+	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.EC2.RunInstances(ctx, input)
+		return err
+	})
 	if err != nil {
 		recoverLaunched(ctx, env, step, input, err)
 		return Result{}, fmt.Errorf("RunInstances: %w", err)
@@ -160,7 +164,11 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 		filter = ec2types.Filter{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{v}}
 	}
 	live := ec2types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}}
-	res, err := env.Clients.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter, live}})
+	var res *ec2.DescribeInstancesOutput
+	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		res, err = env.Clients.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter, live}})
+		return err
+	})
 	if err != nil {
 		env.info("could not check for instances launched by a failed RunInstances", map[string]any{"step": step.Name, "error": err.Error()})
 		return

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
@@ -12,18 +13,30 @@ var (
 	cleanupFunc       = actions.Cleanup
 	sweepFunc         = actions.Sweep
 	markCompletedFunc = actions.MarkCompleted
+	discoverFunc      = actions.Discover
 )
 
 // cleanup removes what the run leaves behind: builder instances always (unless
-// kept), images and their snapshots when the run failed. It runs on a context of
-// its own, because ctx is often the reason the run ended.
+// kept), images and their snapshots when the run failed, and images no
+// successful step produced whatever the outcome. It runs on a context of its
+// own, because ctx is often the reason the run ended.
 func (r *runner) cleanup(ctx context.Context, failed bool) *CleanupError {
-	opts := actions.CleanupOptions{TerminateInstances: !r.o.KeepBuilderInstances, DeleteImages: failed, KeepImageIDs: r.o.KeepImageIDs}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+	r.discover(cctx)
+
+	keep := slices.Clone(r.o.KeepImageIDs)
+	if !failed {
+		for _, im := range r.ledger.Images() {
+			if !r.discard[im.ID] {
+				keep = append(keep, im.ID)
+			}
+		}
+	}
+	opts := actions.CleanupOptions{TerminateInstances: !r.o.KeepBuilderInstances, DeleteImages: true, KeepImageIDs: keep}
 	if !r.needsCleanup(opts) {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
-	defer cancel()
 
 	started := r.now()
 	var (
@@ -84,12 +97,40 @@ func (r *runner) needsCleanup(o actions.CleanupOptions) bool {
 	}
 	if o.DeleteImages {
 		for _, im := range r.ledger.Images() {
-			if !im.Deleted {
+			if !im.Deleted && !slices.Contains(o.KeepImageIDs, im.ID) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// discover adds to the ledger what carries the run's execution id and the
+// ledger does not know (a create whose answer was lost), so that cleanup sees
+// it. A failure is reported; cleanup then works from the ledger alone.
+func (r *runner) discover(ctx context.Context) {
+	if r.o.Clients == nil || r.o.Clients.EC2 == nil {
+		return
+	}
+	var (
+		found []string
+		err   error
+	)
+	if perr := r.protect(func() error {
+		found, err = discoverFunc(ctx, r.env(nil), TagExecutionID, r.executionID)
+		return nil
+	}); perr != nil {
+		err = perr
+	}
+	for _, id := range found {
+		r.discard[id] = true
+	}
+	if err != nil {
+		r.emit(Event{Kind: EventLog, Fields: map[string]any{
+			"message": "could not list what this run created; cleanup relies on its own records",
+			"error":   errorText(err),
+		}})
+	}
 }
 
 // activeBakeKeys counts the runs of this process per bake key: a sweep must not

@@ -79,6 +79,15 @@ func (f *fakeEC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInsta
 	return &ec2.TerminateInstancesOutput{}, nil
 }
 
+// DescribeInstances lists nothing: the fake's instances carry no tags, so the
+// search by execution id at cleanup finds only what the ledger knows.
+func (f *fakeEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(ctx, "DescribeInstances")
+	return &ec2.DescribeInstancesOutput{}, nil
+}
+
 func (f *fakeEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

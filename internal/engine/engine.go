@@ -6,9 +6,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +70,15 @@ type Options struct {
 	OnEvent func(Event)
 	// Lookup finds the implementation of an action; actions.Lookup when nil.
 	Lookup func(string) (actions.Action, bool)
+	// ImageOutput ("step.Output") names the output that holds the baked image.
+	// When set, a run that ends without it fails, so that cleanup removes what
+	// it made: a step continued past (onFailure Continue) can leave a run with
+	// nothing to show.
+	ImageOutput string
+	// Secrets are values that must not appear in events or step messages
+	// (sensitive parameter values). SecureString parameters read for {{ssm:}}
+	// defaults are added to them as they are resolved.
+	Secrets []string
 }
 
 // Result is what a run produced. Run returns it even when it fails, so that the
@@ -88,6 +100,10 @@ type Result struct {
 	Images []ImageRecord
 	// Leftovers are ids that cleanup should have removed and could not.
 	Leftovers []string
+	// Secrets are the values to hide wherever the caller shows what the run
+	// did: Options.Secrets and the SecureString parameters the run read.
+	// Outputs and errors are not redacted; Steps messages and events are.
+	Secrets []string
 }
 
 // ImageRecord is an image the run created.
@@ -132,6 +148,9 @@ func Run(ctx context.Context, doc *document.Document, params map[string]string, 
 	res := &Result{ExecutionID: r.executionID, Outputs: r.outputs}
 
 	runErr := r.protect(func() error { return r.execute(ctx, params) })
+	if runErr == nil {
+		runErr = r.checkImageOutput()
+	}
 	res.Steps = r.steps
 
 	cleanupErr := r.cleanup(ctx, runErr != nil)
@@ -139,6 +158,7 @@ func Run(ctx context.Context, doc *document.Document, params map[string]string, 
 		r.markCompleted(ctx)
 	}
 	r.fillLedger(res)
+	res.Secrets = r.secretValues()
 	if cleanupErr != nil {
 		res.Leftovers = cleanupErr.Leftovers
 	}
@@ -170,6 +190,14 @@ type runner struct {
 	// sweepAllowed is false while another run with the same bake key is active.
 	sweepAllowed bool
 	ssmCache     map[string]string
+	// discard holds images no successful step produced (made by a failed
+	// attempt, or found by tag): never products, always removed.
+	discard map[string]bool
+	// stepErrs is the error of each step's last execution, when it failed.
+	stepErrs map[string]error
+
+	secretMu sync.Mutex
+	secrets  []string
 
 	eventMu sync.Mutex
 }
@@ -190,6 +218,11 @@ func newRunner(doc *document.Document, o Options) *runner {
 		ledger:      actions.NewLedger(),
 		outputs:     map[string]any{},
 		ssmCache:    map[string]string{},
+		discard:     map[string]bool{},
+		stepErrs:    map[string]error{},
+	}
+	for _, s := range o.Secrets {
+		r.addSecret(s)
 	}
 	if r.lookup == nil {
 		r.lookup = actions.Lookup
@@ -262,4 +295,122 @@ func (r *runner) globals() document.GlobalContext {
 		g.Region, g.AccountID, g.Partition = c.Region, c.AccountID, c.Partition
 	}
 	return g
+}
+
+// checkImageOutput fails a run that ended without the image it was for, naming
+// the step that should have made it.
+func (r *runner) checkImageOutput() error {
+	name := r.o.ImageOutput
+	if name == "" || present(r.outputs[name]) {
+		return nil
+	}
+	stepName, output, _ := strings.Cut(name, ".")
+	action := ""
+	for _, s := range r.doc.MainSteps {
+		if s.Name == stepName {
+			action = s.Action
+		}
+	}
+	var last *StepResult
+	for i := range r.steps {
+		if r.steps[i].Name == stepName {
+			last = &r.steps[i]
+		}
+	}
+	switch {
+	case last == nil:
+		return &StepError{Step: stepName, Action: action, Status: StatusSkipped,
+			Err: fmt.Errorf("the run ended without running it, so there is no image (%s)", name)}
+	case last.Status != StatusSuccess:
+		err := r.stepErrs[stepName]
+		if err == nil {
+			err = errors.New(last.Message)
+		}
+		return &StepError{Step: stepName, Action: action, Status: last.Status,
+			Err: fmt.Errorf("%w (the run went on past it, but without it there is no image)", err)}
+	}
+	return &StepError{Step: stepName, Action: action, Status: StatusFailed,
+		Err: fmt.Errorf("its output %s, the image, is empty", output)}
+}
+
+func present(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case string:
+		return t != ""
+	case []any:
+		return len(t) > 0 && present(t[0])
+	}
+	return true
+}
+
+// addSecret adds a value to hide from events and step messages.
+func (r *runner) addSecret(v string) {
+	if v == "" {
+		return
+	}
+	r.secretMu.Lock()
+	defer r.secretMu.Unlock()
+	if !slices.Contains(r.secrets, v) {
+		r.secrets = append(r.secrets, v)
+	}
+}
+
+func (r *runner) secretValues() []string {
+	r.secretMu.Lock()
+	defer r.secretMu.Unlock()
+	return slices.Clone(r.secrets)
+}
+
+// redact hides the run's secrets in s.
+func (r *runner) redact(s string) string {
+	for _, v := range r.secretValues() {
+		s = strings.ReplaceAll(s, v, RedactedValue)
+	}
+	return s
+}
+
+// RedactedValue replaces a secret in what a run reports.
+const RedactedValue = "(sensitive value)"
+
+// redactValue hides the run's secrets in the strings inside v.
+func (r *runner) redactValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return r.redact(t)
+	case []string:
+		out := make([]string, len(t))
+		for i, s := range t {
+			out[i] = r.redact(s)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = r.redactValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = r.redactValue(e)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]string, len(t))
+		for k, e := range t {
+			out[k] = r.redact(e)
+		}
+		return out
+	case error:
+		if s := t.Error(); r.redact(s) != s {
+			return r.redact(s)
+		}
+	case fmt.Stringer:
+		if s := t.String(); r.redact(s) != s {
+			return r.redact(s)
+		}
+	}
+	return v
 }

@@ -30,6 +30,8 @@ func (e *StepError) Error() string {
 		verb = "timed out"
 	case StatusCancelled:
 		verb = "was cancelled"
+	case StatusSkipped:
+		verb = "did not run"
 	}
 	return fmt.Sprintf("step %q (%s) %s: %s", e.Step, e.Action, verb, errorText(e.Err))
 }

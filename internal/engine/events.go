@@ -37,6 +37,7 @@ func (r *runner) emit(e Event) {
 	if e.Fields == nil {
 		e.Fields = map[string]any{}
 	}
+	e.Fields = r.redactValue(e.Fields).(map[string]any)
 	// Actions may log from their own goroutines while they poll.
 	r.eventMu.Lock()
 	defer r.eventMu.Unlock()

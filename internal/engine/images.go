@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -34,4 +35,41 @@ func DescribeImage(ctx context.Context, clients *awsx.Clients, imageID string) (
 // when asked, deletes its snapshots; an image already gone is success.
 func DeleteImage(ctx context.Context, clients *awsx.Clients, region, imageID string, deleteSnapshots bool) error {
 	return actions.DeleteImage(ctx, clients, region, imageID, deleteSnapshots)
+}
+
+// DeleteSnapshots deletes snapshots in region (the clients' own when empty)
+// whose images are gone; one already gone is success.
+func DeleteSnapshots(ctx context.Context, clients *awsx.Clients, region string, ids []string) error {
+	return actions.DeleteSnapshots(ctx, clients, region, ids)
+}
+
+// SnapshotsExisting returns those of ids that still exist.
+func SnapshotsExisting(ctx context.Context, clients *awsx.Clients, ids []string) ([]string, error) {
+	return actions.SnapshotsExisting(ctx, clients, ids)
+}
+
+// SplitSnapshotsInUse separates, in an error of DeleteImage or DeleteSnapshots,
+// the snapshots kept because another registered image is built on them (one
+// line each, naming that image) from the other failures (rest, nil if none).
+func SplitSnapshotsInUse(err error) (inUse []string, rest error) {
+	var others []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var iu *actions.SnapshotInUseError
+		if errors.As(e, &iu) {
+			inUse = append(inUse, fmt.Sprintf("%s (used by %s)", iu.SnapshotID, iu.ImageID))
+			return
+		}
+		others = append(others, e)
+	}
+	if err != nil {
+		walk(err)
+	}
+	return inUse, errors.Join(others...)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -73,6 +74,9 @@ func (r *runner) ssmParameter(ctx context.Context, name string) (any, error) {
 		return nil, fmt.Errorf("SSM parameter %s has no value", name)
 	}
 	v := aws.ToString(out.Parameter.Value)
+	if out.Parameter.Type == ssmtypes.ParameterTypeSecureString {
+		r.addSecret(v)
+	}
 	r.ssmCache[name] = v
 	return v, nil
 }

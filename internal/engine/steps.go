@@ -145,11 +145,15 @@ func (r *runner) execStep(ctx context.Context, step *document.Step) stepOutcome 
 		var se *StepError
 		if errors.As(out.err, &se) {
 			sr.Message = errorText(se.Err)
+			r.stepErrs[step.Name] = se.Err
 		} else {
 			sr.Message = errorText(out.err)
+			r.stepErrs[step.Name] = out.err
 		}
+		sr.Message = r.redact(sr.Message)
 		fields["error"] = sr.Message
 	} else {
+		delete(r.stepErrs, step.Name)
 		sr.Outputs = maps.Clone(out.result.Outputs)
 		for k, v := range out.result.Outputs {
 			r.outputs[step.Name+"."+k] = v
@@ -188,9 +192,19 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 	for attempt := 1; ; attempt++ {
 		sr.Attempts = attempt
 		begun := r.now()
+		before := r.imageIDs()
 		// Each attempt gets its own copy: an action that edits its inputs must not
 		// change what the next attempt sees.
 		res, status, err := r.attempt(ctx, action, step, normalise(in).(map[string]any))
+		if status != StatusSuccess {
+			// What a failed attempt made is no step's output: nothing can
+			// refer to it, so it goes whatever the run's outcome.
+			for id := range r.imageIDs() {
+				if !before[id] {
+					r.discard[id] = true
+				}
+			}
+		}
 		if status == StatusSuccess {
 			if res.Outputs != nil {
 				res.Outputs = normalise(res.Outputs).(map[string]any)
@@ -309,4 +323,13 @@ func normalise(v any) any {
 		return *t
 	}
 	return v
+}
+
+// imageIDs is the set of images the ledger holds.
+func (r *runner) imageIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, im := range r.ledger.Images() {
+		ids[im.ID] = true
+	}
+	return ids
 }

@@ -1,0 +1,158 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// stormLength exceeds what the SDK's own retries absorb (3 attempts).
+const stormLength = 5
+
+// TestThrottlingNeverFails: a throttle storm on any call that creates or
+// removes something slows it down and never fails it.
+func TestThrottlingNeverFails(t *testing.T) {
+	tests := []struct {
+		op  string
+		run func(t *testing.T, w *world) error
+		// check looks at the fake after the call.
+		check func(t *testing.T, w *world)
+	}{
+		{"RunInstances", func(t *testing.T, w *world) error {
+			_, err := run(t, w, "aws:runInstances", map[string]any{"ImageId": "ami-base"})
+			return err
+		}, func(t *testing.T, w *world) {
+			if n := len(w.env.Ledger.Instances()); n != 1 {
+				t.Errorf("%d instances recorded, want 1", n)
+			}
+		}},
+		{"CreateImage", func(t *testing.T, w *world) error {
+			_, err := run(t, w, "aws:createImage", map[string]any{"InstanceId": w.launch(t), "ImageName": "golden"})
+			return err
+		}, func(t *testing.T, w *world) {
+			if n := len(w.env.Ledger.Images()); n != 1 {
+				t.Errorf("%d images recorded, want 1", n)
+			}
+		}},
+		{"CreateTags", func(t *testing.T, w *world) error {
+			id, _ := w.image(t, nil)
+			_, err := run(t, w, "aws:createTags", map[string]any{"ResourceIds": []any{id}, "Tags": []any{map[string]any{"Key": "k", "Value": "v"}}})
+			return err
+		}, nil},
+		{"TerminateInstances", func(t *testing.T, w *world) error {
+			w.launch(t)
+			_, err := Cleanup(context.Background(), w.env, CleanupOptions{TerminateInstances: true})
+			return err
+		}, func(t *testing.T, w *world) {
+			for id, in := range w.ec2.instances {
+				if in.state != ec2types.InstanceStateNameTerminated {
+					t.Errorf("instance %s is %s", id, in.state)
+				}
+			}
+		}},
+		{"DeregisterImage", func(t *testing.T, w *world) error {
+			id, snap := w.image(t, nil)
+			w.env.Ledger.RecordImage("us-east-1", id)
+			w.env.Ledger.RecordSnapshots(id, []string{snap})
+			_, err := Cleanup(context.Background(), w.env, CleanupOptions{DeleteImages: true})
+			return err
+		}, func(t *testing.T, w *world) {
+			if len(w.ec2.images)+len(w.ec2.snapshots) != 0 {
+				t.Errorf("left %d images and %d snapshots", len(w.ec2.images), len(w.ec2.snapshots))
+			}
+		}},
+		{"DescribeImages", func(t *testing.T, w *world) error {
+			_, err := Sweep(context.Background(), w.env, "amibake:bake-key", "k", nil)
+			return err
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			w := newWorld(t)
+			w.ec2.throttle[tt.op] = stormLength
+			if err := tt.run(t, w); err != nil {
+				t.Fatalf("throttling failed the call: %v", err)
+			}
+			if left := w.ec2.throttle[tt.op]; left != 0 {
+				t.Fatalf("the storm was not reached (%d throttles left)", left)
+			}
+			if tt.check != nil {
+				tt.check(t, w)
+			}
+		})
+	}
+}
+
+// TestDiscoverFindsUnrecordedResources: what carries the run's execution id but
+// never reached the ledger (an answer lost, no recovery) is found at cleanup.
+func TestDiscoverFindsUnrecordedResources(t *testing.T) {
+	w := newWorld(t)
+	known := w.launch(t)
+	w.ec2.mu.Lock()
+	lost := w.ec2.id("i")
+	w.ec2.instances[lost] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: map[string]string{"amibake:execution-id": "exec-1"}}
+	done := w.ec2.id("i")
+	w.ec2.instances[done] = &fakeInstance{state: ec2types.InstanceStateNameTerminated, tags: map[string]string{"amibake:execution-id": "exec-1"}}
+	other := w.ec2.id("i")
+	w.ec2.instances[other] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: map[string]string{"amibake:execution-id": "exec-2"}}
+	w.ec2.mu.Unlock()
+	lostImage, lostSnap := w.image(t, map[string]string{"amibake:execution-id": "exec-1"})
+	otherImage, _ := w.image(t, map[string]string{"amibake:execution-id": "exec-2"})
+
+	found, err := Discover(context.Background(), w.env, "amibake:execution-id", "exec-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(found, []string{lostImage}) {
+		t.Errorf("found images %v, want [%s] (not %s)", found, lostImage, otherImage)
+	}
+	var ids []string
+	for _, r := range w.env.Ledger.Instances() {
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(sorted(ids), sorted([]string{known, lost})) {
+		t.Errorf("ledger instances %v, want %s and %s (not the terminated %s nor %s of another run)", ids, known, lost, done, other)
+	}
+	imgs := w.env.Ledger.Images()
+	if len(imgs) != 1 || imgs[0].ID != lostImage || !slices.Equal(imgs[0].Snapshots, []string{lostSnap}) {
+		t.Errorf("ledger images %+v", imgs)
+	}
+
+	// Listing failures are reported, not fatal.
+	w.ec2.failOp["DescribeInstances"] = apiErr("UnauthorizedOperation")
+	if _, err := Discover(context.Background(), w.env, "amibake:execution-id", "exec-1"); err == nil {
+		t.Error("a failed listing is not reported")
+	}
+}
+
+// TestDeleteSnapshotUsedByAnotherImage: a snapshot another registered image is
+// built on is left at once with an error naming that image, instead of waiting
+// minutes for a release that will not come.
+func TestDeleteSnapshotUsedByAnotherImage(t *testing.T) {
+	w := newWorld(t)
+	ours, snap := w.image(t, nil)
+	w.ec2.mu.Lock()
+	theirs := w.ec2.id("ami")
+	w.ec2.images[theirs] = &fakeImage{name: "theirs", state: ec2types.ImageStateAvailable, snaps: []string{snap}, tags: map[string]string{}}
+	w.ec2.mu.Unlock()
+
+	started := time.Now()
+	err := DeleteImage(context.Background(), w.env.Clients, "", ours, true)
+	if d := time.Since(started); d > time.Second {
+		t.Errorf("took %s", d)
+	}
+	var inUse *SnapshotInUseError
+	if !errors.As(err, &inUse) || inUse.SnapshotID != snap || inUse.ImageID != theirs {
+		t.Fatalf("err = %v, want a SnapshotInUseError for %s naming %s", err, snap, theirs)
+	}
+	if _, ok := w.ec2.images[ours]; ok {
+		t.Error("our image is still registered")
+	}
+	if _, ok := w.ec2.snapshots[snap]; !ok {
+		t.Error("the snapshot the other image uses was deleted")
+	}
+}
