@@ -1,0 +1,340 @@
+// Package simcloud is a simulated EC2 and Systems Manager for benchmarks and
+// tests: instances, images and commands change state after realistic, seeded
+// durations, scaled down in time so that a bake of a quarter of an hour runs in
+// seconds, and every API is rate limited the way EC2 throttles an account
+// (token buckets answering RequestLimitExceeded). It counts every call.
+//
+// It implements awsx.EC2API and awsx.SSMAPI, so the engine, the actions and the
+// waiters run against it unchanged. It is test-only: nothing in the provider
+// imports it.
+package simcloud
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+)
+
+// Range is a uniform distribution of simulated durations.
+type Range struct{ Min, Max time.Duration }
+
+func (r Range) random() time.Duration {
+	if r.Max <= r.Min {
+		return r.Min
+	}
+	return r.Min + time.Duration(rand.Int64N(int64(r.Max-r.Min)))
+}
+
+func (r Range) draw(rng *rand.Rand) time.Duration {
+	if r.Max <= r.Min {
+		return r.Min
+	}
+	return r.Min + time.Duration(rng.Int64N(int64(r.Max-r.Min)))
+}
+
+// Durations are the simulated times of each transition of a bake.
+type Durations struct {
+	Launch    Range // RunInstances/StartInstances: pending -> running
+	Agent     Range // running -> the SSM agent accepts commands
+	Command   Range // a command, from SendCommand to its end
+	Stop      Range // stopping -> stopped
+	Image     Range // CreateImage: pending -> available
+	Terminate Range // shutting-down -> terminated
+}
+
+// Typical are the durations seen on AWS for a small Linux builder.
+func Typical() Durations {
+	return Durations{
+		Launch:    Range{30 * time.Second, 60 * time.Second},
+		Agent:     Range{20 * time.Second, 60 * time.Second},
+		Command:   Range{time.Minute, 10 * time.Minute},
+		Stop:      Range{30 * time.Second, 90 * time.Second},
+		Image:     Range{3 * time.Minute, 10 * time.Minute},
+		Terminate: Range{30 * time.Second, 60 * time.Second},
+	}
+}
+
+// Faster divides every duration by k.
+func (d Durations) Faster(k float64) Durations {
+	f := func(r Range) Range {
+		return Range{time.Duration(float64(r.Min) / k), time.Duration(float64(r.Max) / k)}
+	}
+	return Durations{f(d.Launch), f(d.Agent), f(d.Command), f(d.Stop), f(d.Image), f(d.Terminate)}
+}
+
+// Plan is the durations one bake will meet, drawn once from its seed.
+type Plan struct {
+	Launch, Agent, Command, Stop, Image, Terminate time.Duration
+}
+
+// Ideal is the bake's critical path: the time AWS itself needs, with every
+// change noticed at once and no API call taking any time.
+func (p Plan) Ideal() time.Duration {
+	return p.Launch + p.Agent + p.Command + p.Stop + p.Image + p.Terminate
+}
+
+// Config describes a simulated cloud.
+type Config struct {
+	// Seed makes the durations reproducible: the plan of a bake depends only
+	// on Seed and the source image id it is launched from.
+	Seed      uint64
+	Durations Durations
+	// Scale is how many simulated seconds pass per real second (100: a bake
+	// of 15 minutes takes 9 s). Every duration, rate and latency is scaled.
+	Scale float64
+	// Latency of one API call, in simulated time.
+	Latency Range
+	// Limits are the request buckets; DefaultLimits when nil.
+	Limits *Limits
+	// Attempts is how many times the client tries a throttled or failed call
+	// before returning the error, like the SDK's standard retryer (3).
+	Attempts int
+}
+
+// Cloud is one simulated account and region.
+type Cloud struct {
+	cfg       Config
+	realStart time.Time
+	simStart  time.Time
+	limiter   *limiter
+
+	mu        sync.Mutex
+	seq       int
+	instances map[string]*instance
+	images    map[string]*image
+	snapshots map[string]*snapshot
+	commands  map[string]*command
+	cmdOrder  []string
+	plans     map[string]Plan
+
+	statMu    sync.Mutex
+	calls     map[string]int
+	throttled map[string]int
+}
+
+// New starts a simulated cloud; its clock starts now.
+func New(cfg Config) *Cloud {
+	if cfg.Scale <= 0 {
+		cfg.Scale = 1
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 3
+	}
+	limits := DefaultLimits()
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
+	now := time.Now()
+	return &Cloud{
+		cfg:       cfg,
+		realStart: now,
+		simStart:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		limiter:   newLimiter(limits, cfg.Scale),
+		instances: map[string]*instance{},
+		images:    map[string]*image{},
+		snapshots: map[string]*snapshot{},
+		commands:  map[string]*command{},
+		plans:     map[string]Plan{},
+		calls:     map[string]int{},
+		throttled: map[string]int{},
+	}
+}
+
+// Now is the simulated clock.
+func (c *Cloud) Now() time.Time {
+	return c.simStart.Add(c.Sim(time.Since(c.realStart)))
+}
+
+// Sim converts a real duration into simulated time.
+func (c *Cloud) Sim(real time.Duration) time.Duration {
+	return time.Duration(float64(real) * c.cfg.Scale)
+}
+
+// Real converts a simulated duration into real time.
+func (c *Cloud) Real(sim time.Duration) time.Duration {
+	return time.Duration(float64(sim) / c.cfg.Scale)
+}
+
+// Scale is the configured time scale.
+func (c *Cloud) Scale() float64 { return c.cfg.Scale }
+
+// PlanFor returns the durations of the bake launched from sourceImage. The
+// same seed and source image always give the same plan, whatever order bakes
+// run in, so that every wait policy meets the same cloud.
+func (c *Cloud) PlanFor(sourceImage string) Plan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.planLocked(sourceImage)
+}
+
+func (c *Cloud) planLocked(sourceImage string) Plan {
+	if p, ok := c.plans[sourceImage]; ok {
+		return p
+	}
+	h := fnv.New64a()
+	h.Write([]byte(sourceImage))
+	rng := rand.New(rand.NewPCG(c.cfg.Seed, h.Sum64()))
+	d := c.cfg.Durations
+	p := Plan{
+		Launch:    d.Launch.draw(rng),
+		Agent:     d.Agent.draw(rng),
+		Command:   d.Command.draw(rng),
+		Stop:      d.Stop.draw(rng),
+		Image:     d.Image.draw(rng),
+		Terminate: d.Terminate.draw(rng),
+	}
+	c.plans[sourceImage] = p
+	return p
+}
+
+// Stats counts API calls as the cloud received them: every attempt of a call
+// retried by the client counts, and Throttled counts the attempts answered
+// with a throttling error.
+type Stats struct {
+	Calls     map[string]int
+	Throttled map[string]int
+}
+
+// TotalCalls is the number of API calls of every operation.
+func (s Stats) TotalCalls() int {
+	n := 0
+	for _, v := range s.Calls {
+		n += v
+	}
+	return n
+}
+
+// TotalThrottled is the number of throttled answers.
+func (s Stats) TotalThrottled() int {
+	n := 0
+	for _, v := range s.Throttled {
+		n += v
+	}
+	return n
+}
+
+// String lists the calls per operation, busiest first.
+func (s Stats) String() string {
+	ops := make([]string, 0, len(s.Calls))
+	for op := range s.Calls {
+		ops = append(ops, op)
+	}
+	sort.Slice(ops, func(i, j int) bool {
+		if s.Calls[ops[i]] != s.Calls[ops[j]] {
+			return s.Calls[ops[i]] > s.Calls[ops[j]]
+		}
+		return ops[i] < ops[j]
+	})
+	out := ""
+	for _, op := range ops {
+		out += fmt.Sprintf("%s=%d", op, s.Calls[op])
+		if t := s.Throttled[op]; t > 0 {
+			out += fmt.Sprintf("(%d throttled)", t)
+		}
+		out += " "
+	}
+	return out
+}
+
+// Stats returns a copy of the counters.
+func (c *Cloud) Stats() Stats {
+	c.statMu.Lock()
+	defer c.statMu.Unlock()
+	s := Stats{Calls: map[string]int{}, Throttled: map[string]int{}}
+	for k, v := range c.calls {
+		s.Calls[k] = v
+	}
+	for k, v := range c.throttled {
+		s.Throttled[k] = v
+	}
+	return s
+}
+
+// Clients returns an awsx client bundle over this cloud, with watchers built
+// on policy p.
+func (c *Cloud) Clients(p awsx.Policy) *awsx.Clients {
+	cl := &awsx.Clients{
+		EC2:       c.EC2(),
+		SSM:       c.SSM(),
+		Region:    "us-east-1",
+		AccountID: "123456789012",
+		Partition: "aws",
+		Policy:    p,
+	}
+	cl.NewWatchers()
+	return cl
+}
+
+func (c *Cloud) count(op string, throttled bool) {
+	c.statMu.Lock()
+	c.calls[op]++
+	if throttled {
+		c.throttled[op]++
+	}
+	c.statMu.Unlock()
+}
+
+// call runs one API operation the way a client with the SDK's standard
+// retryer would: each attempt is rate limited and counted, throttled attempts
+// are retried after an exponential, jittered back-off (in simulated time),
+// and the last error is returned.
+func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		ok := c.limiter.take(op, time.Now())
+		c.count(op, !ok)
+		if err = c.sleep(ctx, c.cfg.Latency.random()); err != nil {
+			return err
+		}
+		if ok {
+			err = do()
+			if !isRetryable(err) {
+				return err
+			}
+		} else {
+			err = throttleError(op)
+		}
+		if attempt >= c.cfg.Attempts {
+			return err
+		}
+		// The SDK's exponential jitter: a random part of 2^attempt seconds,
+		// capped at 20 s.
+		ceil := time.Duration(1<<attempt) * time.Second
+		if ceil > 20*time.Second {
+			ceil = 20 * time.Second
+		}
+		if err := c.sleep(ctx, time.Duration(rand.Int64N(int64(ceil)))); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits a simulated duration.
+func (c *Cloud) sleep(ctx context.Context, sim time.Duration) error {
+	d := c.Real(sim)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Cloud) newID(prefix string) string {
+	c.seq++
+	return fmt.Sprintf("%s-%017x", prefix, c.seq)
+}
