@@ -101,6 +101,7 @@ func (r *documentResource) Configure(_ context.Context, req resource.ConfigureRe
 }
 
 func (r *documentResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	defer recoverPanic(ctx, "amibake_document validation", &resp.Diagnostics)
 	var m documentResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -111,6 +112,7 @@ func (r *documentResource) ValidateConfig(ctx context.Context, req resource.Vali
 }
 
 func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	defer recoverPanic(ctx, "amibake_document plan", &resp.Diagnostics)
 	if req.Plan.Raw.IsNull() {
 		return
 	}
@@ -128,10 +130,12 @@ func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 }
 
 func (r *documentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer recoverPanic(ctx, "amibake_document create", &resp.Diagnostics)
 	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
 }
 
 func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer recoverPanic(ctx, "amibake_document read", &resp.Diagnostics)
 	// A document lives only in state: nothing in AWS can drift.
 	var m documentResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
@@ -142,6 +146,7 @@ func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, r
 }
 
 func (r *documentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer recoverPanic(ctx, "amibake_document update", &resp.Diagnostics)
 	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
 }
 
@@ -161,12 +166,13 @@ func (r *documentResource) save(ctx context.Context, plan tfsdk.Plan, state *tfs
 }
 
 func (r *documentResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
-	// Nothing exists outside state.
+	// Nothing exists outside state, and nothing here can panic.
 }
 
 // ImportState adopts a document from its JSON or YAML file: the import id is the
 // file's path, optionally prefixed with `file:`.
 func (r *documentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	defer recoverPanic(ctx, "amibake_document import", &resp.Diagnostics)
 	text, err := importText(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot Import Document", err.Error())

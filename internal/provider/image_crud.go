@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
@@ -27,6 +29,7 @@ var (
 )
 
 func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer recoverPanic(ctx, "amibake_image create", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -64,38 +67,41 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		Tags:                 r.data.defaultTags,
 		BakeKey:              key,
 		KeepBuilderInstances: m.KeepBuilderInstances.ValueBool(),
+		ImageOutput:          outputName,
+		Secrets:              secrets,
 		OnEvent:              func(e engine.Event) { logEvent(ctx, e, secrets) },
 	})
-
-	imageID := ""
 	if res != nil {
-		if v, ok := res.Outputs[outputName]; ok {
-			imageID = scalarString(v)
-		}
+		// The run also hides the SecureString parameters it read.
+		secrets = append(secrets, res.Secrets...)
 	}
-	if runErr == nil && imageID == "" {
-		runErr = fmt.Errorf("the bake succeeded but its image output %s is empty; check image_output", outputName)
-	}
-	if runErr != nil {
-		resp.Diagnostics.AddError("Bake Failed", redact(bakeErrorDetail(runErr, res), secrets))
-		// Images that failed cleanup are kept in state so destroy or the next apply removes them.
-		if res != nil && len(res.Images) > 0 {
-			kept := res.Images[0]
-			m.ImageID = types.StringValue(kept.ImageID)
+
+	rec := recordBake(res, runErr, outputName)
+	if rec.err != nil {
+		resp.Diagnostics.AddError("Bake Failed", redact(bakeErrorDetail(rec.err, res, m.KeepBuilderInstances.ValueBool()), secrets))
+		// What cleanup could not remove is kept in state (the resource is then
+		// tainted), so that terraform destroy or the next apply removes it.
+		if rec.imageID != "" {
+			m.ImageID = types.StringValue(rec.imageID)
 			m.ID = m.ImageID
-			resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, secrets)...)
+			resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
+			m.SnapshotIDs, diags = types.ListValueFrom(ctx, types.StringType, rec.snapshots)
+			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-			resp.Diagnostics.AddWarning("Image Kept in State",
-				fmt.Sprintf("The failed bake left image %s that could not be removed; it is recorded in state so that "+
-					"terraform destroy or the next apply removes it.", kept.ImageID))
+			resp.Diagnostics.Append(resp.Private.SetKey(ctx, leftoversKey, []byte("true"))...)
+			resp.Diagnostics.AddWarning("Leftovers Kept in State", rec.keptText())
 		}
 		return
+	}
+	imageID := rec.imageID
+	if summary, detail := continuedFailures(res, secrets); summary != "" {
+		resp.Diagnostics.AddWarning(summary, detail)
 	}
 
 	m.ImageID = types.StringValue(imageID)
 	m.ID = m.ImageID
 	m.BakeKey = types.StringValue(key)
-	resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, secrets)...)
+	resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
 	if !m.Tags.IsNull() && len(m.Tags.Elements()) > 0 {
 		if err := engine.TagImage(ctx, clients, imageID, stringMap(m.Tags), nil); err != nil {
 			resp.Diagnostics.AddWarning("Cannot Tag Image", err.Error())
@@ -106,8 +112,103 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
+// bakeRecord is what Create keeps in state after a run: the product and its
+// copies, or, when the bake failed, the images cleanup could not remove, so that
+// destroy or the next apply removes them.
+type bakeRecord struct {
+	imageID string
+	// copies maps the region of each further image to its id; a second image
+	// in the same region is keyed "region/id".
+	copies map[string]string
+	// snapshots are known only after a failure: those of the kept images,
+	// which Delete cannot learn from an image already deregistered.
+	snapshots []string
+	err       error // non-nil when the bake failed
+}
+
+// keptText tells the user what a failed bake left in state.
+func (rec bakeRecord) keptText() string {
+	ids := []string{rec.imageID}
+	for _, id := range rec.copies {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids[1:])
+	var b strings.Builder
+	fmt.Fprintf(&b, "The failed bake left images that cleanup could not remove: %s", strings.Join(ids, ", "))
+	if len(rec.snapshots) > 0 {
+		fmt.Fprintf(&b, " (snapshots %s)", strings.Join(rec.snapshots, ", "))
+	}
+	b.WriteString(". They are recorded in state, and the resource is tainted, so that terraform destroy or the next apply removes them.")
+	return b.String()
+}
+
+func recordBake(res *engine.Result, runErr error, outputName string) bakeRecord {
+	rec := bakeRecord{err: runErr, copies: map[string]string{}, snapshots: []string{}}
+	if res == nil {
+		return rec
+	}
+	if rec.err == nil {
+		if v, ok := res.Outputs[outputName]; ok {
+			rec.imageID = scalarString(v)
+		}
+		if rec.imageID == "" {
+			rec.err = fmt.Errorf("the bake succeeded but its image output %s is empty; check image_output", outputName)
+		}
+	}
+	if rec.err != nil {
+		rec.imageID = ""
+		if len(res.Images) > 0 {
+			rec.imageID = res.Images[0].ImageID
+		}
+	}
+	for _, img := range res.Images {
+		if rec.err != nil {
+			for _, s := range img.SnapshotIDs {
+				if !slices.Contains(rec.snapshots, s) {
+					rec.snapshots = append(rec.snapshots, s)
+				}
+			}
+		}
+		if img.ImageID == rec.imageID {
+			continue
+		}
+		key := img.Region
+		if _, taken := rec.copies[key]; taken {
+			key = img.Region + "/" + img.ImageID
+		}
+		rec.copies[key] = img.ImageID
+	}
+	return rec
+}
+
+// continuedFailures is the warning for steps that failed and that the recipe
+// let the bake go on past (onFailure Continue or step:X); "" when none did.
+func continuedFailures(res *engine.Result, secrets []string) (summary, detail string) {
+	if res == nil {
+		return "", ""
+	}
+	var lines []string
+	for _, s := range res.Steps {
+		switch s.Status {
+		case engine.StatusSuccess, engine.StatusSkipped:
+			continue
+		}
+		verb := map[string]string{engine.StatusTimedOut: "timed out", engine.StatusCancelled: "was cancelled"}[s.Status]
+		if verb == "" {
+			verb = "failed"
+		}
+		lines = append(lines, fmt.Sprintf("  step %q (%s) %s: %s", s.Name, s.Action, verb, firstLine(redact(s.Message, secrets))))
+	}
+	if len(lines) == 0 {
+		return "", ""
+	}
+	return "Bake Continued Past Failed Steps",
+		"The image was baked, but these steps failed and the recipe let the bake go on (on_failure):\n" +
+			strings.Join(lines, "\n") + "\nCheck that the image is what you want; `steps` in state has the details."
+}
+
 // fillFromResult copies what a run produced into the model.
-func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceModel, region, account string, res *engine.Result, secrets []string) diag.Diagnostics {
+func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceModel, region, account string, res *engine.Result, rec bakeRecord, secrets []string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.ExecutionID = types.StringValue(res.ExecutionID)
 	m.Region = types.StringValue(region)
@@ -124,13 +225,7 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 	m.StepOutputs, d = types.MapValueFrom(ctx, types.StringType, outs)
 	diags.Append(d...)
 
-	copies := map[string]string{}
-	for _, img := range res.Images {
-		if img.ImageID != m.ImageID.ValueString() {
-			copies[img.Region] = img.ImageID
-		}
-	}
-	m.Copies, d = types.MapValueFrom(ctx, types.StringType, copies)
+	m.Copies, d = types.MapValueFrom(ctx, types.StringType, rec.copies)
 	diags.Append(d...)
 
 	steps := []attr.Value{}
@@ -156,6 +251,7 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 }
 
 func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer recoverPanic(ctx, "amibake_image read", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -164,6 +260,21 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	gone, diags := r.refresh(ctx, &m, false)
 	resp.Diagnostics.Append(diags...)
 	if gone {
+		remains, diags := r.leftovers(ctx, m, req.Private)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if len(remains) > 0 {
+			// Dropping the resource would orphan these; keep it, and plan its
+			// replacement, whose destroy removes them.
+			resp.Diagnostics.AddWarning("Image Gone, Leftovers Remain",
+				fmt.Sprintf("Image %s no longer exists, but %s of this resource still exist; the next apply replaces the resource "+
+					"and removes them.", m.ImageID.ValueString(), strings.Join(remains, ", ")))
+			resp.Diagnostics.Append(resp.Private.SetKey(ctx, imageGoneKey, []byte("true"))...)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			return
+		}
 		tflog.Warn(ctx, "image no longer exists; removing it from state so the next apply bakes it again",
 			map[string]any{"image_id": m.ImageID.ValueString()})
 		resp.State.RemoveResource(ctx)
@@ -173,6 +284,39 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// leftovers lists what of a resource whose image is gone still exists: its
+// copies, and after a failed bake (leftovers in private state) its snapshots.
+func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, private privateGetter) ([]string, diag.Diagnostics) {
+	clients, diags := r.data.Clients(ctx)
+	if diags.HasError() {
+		return nil, diags
+	}
+	var remains []string
+	for _, id := range stringMap(m.Copies) {
+		img, err := engine.DescribeImage(ctx, clients, id)
+		switch {
+		case engine.IsNotFound(err):
+		case err != nil:
+			diags.AddError("Cannot Read Image Copy", fmt.Sprintf("DescribeImages %s: %s", id, err))
+		case engine.ImageUsable(img):
+			remains = append(remains, "copy "+id)
+		}
+	}
+	if b, _ := private.GetKey(ctx, leftoversKey); string(b) == "true" {
+		var snapshots []string
+		diags.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
+		live, err := engine.SnapshotsExisting(ctx, clients, snapshots)
+		if err != nil {
+			diags.AddError("Cannot Read Snapshots", fmt.Sprintf("DescribeSnapshots %v: %s", snapshots, err))
+		}
+		for _, s := range live {
+			remains = append(remains, "snapshot "+s)
+		}
+	}
+	sort.Strings(remains)
+	return remains, diags
 }
 
 // refresh reads the image from AWS into the model: state, snapshots, managed tags
@@ -251,6 +395,7 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 }
 
 func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer recoverPanic(ctx, "amibake_image update", &resp.Diagnostics)
 	var plan, state imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -290,6 +435,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 }
 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	defer recoverPanic(ctx, "amibake_image delete", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -312,19 +458,17 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	defer cancel()
 	deleteSnapshots := m.DeleteSnapshotsOnDestroy.IsNull() || m.DeleteSnapshotsOnDestroy.ValueBool()
 
-	targets := map[string]string{clients.Region: m.ImageID.ValueString()}
+	region := clients.Region
 	if !m.Region.IsNull() && m.Region.ValueString() != "" {
-		targets = map[string]string{m.Region.ValueString(): m.ImageID.ValueString()}
+		region = m.Region.ValueString()
 	}
-	for region, id := range stringMap(m.Copies) {
-		targets[region+"|copy"] = id
-	}
-	var failed []string
-	for key, id := range targets {
-		region, _, _ := strings.Cut(key, "|")
-		if err := engine.DeleteImage(ctx, clients, region, id, deleteSnapshots); err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s): %s", id, region, err))
-		}
+	var snapshots []string
+	resp.Diagnostics.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
+	failed, inUse := destroyImages(ctx, clients, region, m.ImageID.ValueString(), stringMap(m.Copies), snapshots, deleteSnapshots)
+	if len(inUse) > 0 {
+		resp.Diagnostics.AddWarning("Snapshots Kept",
+			"The image is deregistered, but these snapshots stay because other registered images are built on them; "+
+				"they are no longer managed by Terraform:\n  "+strings.Join(inUse, "\n  "))
 	}
 	if len(failed) > 0 {
 		sort.Strings(failed)
@@ -332,6 +476,47 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 			"These images could not be removed; the resource stays in state so that the next destroy tries again:\n  "+
 				strings.Join(failed, "\n  "))
 	}
+}
+
+// destroyImages deregisters an image and its copies and, when asked, deletes
+// their snapshots: those the images list, and the known ones (snapshots in
+// state), which an image already deregistered no longer lists. It returns one
+// line for each image or snapshot it could not remove, and for each snapshot
+// it left because another registered image is built on it.
+func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID string, copies map[string]string, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
+	type target struct{ region, id string }
+	targets := []target{{region, imageID}}
+	keys := make([]string, 0, len(copies))
+	for k := range copies {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r, _, _ := strings.Cut(k, "/")
+		targets = append(targets, target{r, copies[k]})
+	}
+	for _, t := range targets {
+		if t.id == "" {
+			continue
+		}
+		used, err := engine.SplitSnapshotsInUse(engine.DeleteImage(ctx, clients, t.region, t.id, deleteSnapshots))
+		inUse = append(inUse, used...)
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%s): %s", t.id, t.region, err))
+		}
+	}
+	if deleteSnapshots && len(snapshots) > 0 && len(failed) == 0 {
+		used, err := engine.SplitSnapshotsInUse(engine.DeleteSnapshots(ctx, clients, region, snapshots))
+		for _, u := range used {
+			if !slices.Contains(inUse, u) {
+				inUse = append(inUse, u)
+			}
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("snapshots (%s): %s", region, err))
+		}
+	}
+	return failed, inUse
 }
 
 // bakeKey is a deterministic hash of what defines a bake: recipe, parameter values and triggers.
@@ -399,7 +584,7 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func bakeErrorDetail(err error, res *engine.Result) string {
+func bakeErrorDetail(err error, res *engine.Result, keepBuilders bool) string {
 	var b strings.Builder
 	b.WriteString(err.Error())
 	if res != nil && len(res.Steps) > 0 {
@@ -410,7 +595,10 @@ func bakeErrorDetail(err error, res *engine.Result) string {
 	}
 	if res != nil && len(res.Instances) > 0 {
 		fmt.Fprintf(&b, "\nBuilder instances launched: %s", strings.Join(res.Instances, ", "))
-		if len(res.Leftovers) == 0 {
+		switch {
+		case keepBuilders:
+			b.WriteString(" (left running: keep_builder_instances is true)")
+		case !slices.ContainsFunc(res.Instances, func(id string) bool { return slices.Contains(res.Leftovers, id) }):
 			b.WriteString(" (all terminated)")
 		}
 		b.WriteString("\n")

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -27,6 +29,17 @@ var (
 	_ resource.ResourceWithConfigure      = (*imageResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*imageResource)(nil)
 	_ resource.ResourceWithImportState    = (*imageResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*imageResource)(nil)
+)
+
+// Private state keys of amibake_image (besides importedKey).
+const (
+	// leftoversKey marks a resource recorded by a failed bake: what it holds
+	// is what cleanup could not remove.
+	leftoversKey = "leftovers"
+	// imageGoneKey marks a resource whose image is gone while copies or
+	// leftovers remain: the next plan replaces it, so that destroy removes them.
+	imageGoneKey = "image_gone"
 )
 
 const (
@@ -219,6 +232,7 @@ func (r *imageResource) Configure(_ context.Context, req resource.ConfigureReque
 }
 
 func (r *imageResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	defer recoverPanic(ctx, "amibake_image validation", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -251,6 +265,38 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
 	}
+}
+
+// recoverPanic, deferred first thing in a resource method, turns a panic into an
+// error diagnostic with the stack in the log: a bug met by one resource must not
+// crash the plugin, which would end the whole Terraform run (and its other
+// bakes' cleanup) with a bare "plugin exited" message.
+func recoverPanic(ctx context.Context, method string, diags *diag.Diagnostics) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	tflog.Error(ctx, "recovered from a panic in "+method, map[string]any{"panic": fmt.Sprint(p), "stack": string(debug.Stack())})
+	diags.AddError("Provider Internal Error",
+		fmt.Sprintf("%s stopped on an internal error: %v\n\n"+
+			"This is a bug in the amibake provider. Please report it at "+
+			"https://github.com/amibake/terraform-provider-amibake/issues with the configuration that triggers it "+
+			"and the provider log (TF_LOG=ERROR), which holds the stack trace.", method, p))
+}
+
+// ModifyPlan replaces a resource whose image is gone but whose copies or
+// leftovers remain (see Read).
+func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	defer recoverPanic(ctx, "amibake_image plan", &resp.Diagnostics)
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	if b, _ := req.Private.GetKey(ctx, imageGoneKey); string(b) != "true" {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("image_id"), types.StringUnknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), types.StringUnknown())...)
+	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("image_id"))
 }
 
 // buildImageRecipe reads the recipe from `document` or the inline HCL blocks.
@@ -363,6 +409,7 @@ func sensitiveNames(_ context.Context, m imageResourceModel) map[string]struct{}
 }
 
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	defer recoverPanic(ctx, "amibake_image import", &resp.Diagnostics)
 	if !strings.HasPrefix(req.ID, "ami-") {
 		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import an image by its AMI id (ami-...), got %q.", req.ID))
 		return
