@@ -207,14 +207,23 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		ElementType: types.StringType, Computed: true,
 		MarkdownDescription: "EBS snapshots behind the image (refreshed on read).",
 	}
-	attrs["steps"] = schema.ListAttribute{
-		ElementType: stepResultType, Computed: true,
-		MarkdownDescription: "What each executed step did: `name`, `action`, `status`, `attempts`, `started_at`, `finished_at`, `message`.",
+	attrs["steps"] = schema.ListNestedAttribute{
+		Computed:            true,
+		MarkdownDescription: "What each executed step did, in execution order (a step reached twice by a jump appears twice).",
 		PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"name":        schema.StringAttribute{Computed: true, MarkdownDescription: "Step name."},
+			"action":      schema.StringAttribute{Computed: true, MarkdownDescription: "SSM action, e.g. `aws:createImage`."},
+			"status":      schema.StringAttribute{Computed: true, MarkdownDescription: "`Success`, `Failed`, `TimedOut` or `Cancelled`."},
+			"attempts":    schema.Int64Attribute{Computed: true, MarkdownDescription: "Attempts made (see `max_attempts`)."},
+			"started_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "Start time, RFC 3339 UTC."},
+			"finished_at": schema.StringAttribute{Computed: true, MarkdownDescription: "End time, RFC 3339 UTC."},
+			"message":     schema.StringAttribute{Computed: true, MarkdownDescription: "Why the step failed; empty on success."},
+		}},
 	}
 	attrs["copies"] = schema.MapAttribute{
 		ElementType: types.StringType, Computed: true,
-		MarkdownDescription: "Images made by `copy_image` steps: region → image id. Removed with the image on destroy.",
+		MarkdownDescription: "Images made by `copy_image` steps, keyed by region (`region/ami-id` when one region has several). Removed with the image on destroy.",
 		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 	}
 	resp.Schema = schema.Schema{
