@@ -354,20 +354,28 @@ func (f *fakeEC2) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ...
 		return nil, err
 	}
 	for _, r := range in.Resources {
-		var m map[string]string
-		switch {
-		case f.instances[r] != nil:
-			m = f.instances[r].tags
-		case f.images[r] != nil:
-			m = f.images[r].tags
-		case f.snapshots[r] != nil:
-			m = f.snapshots[r]
+		m, ok := f.tagsOf(r)
+		if !ok {
+			return nil, apiErr("InvalidID")
 		}
 		for _, t := range in.Tags {
 			delete(m, aws.ToString(t.Key))
 		}
 	}
 	return &ec2.DeleteTagsOutput{}, nil
+}
+
+// tagsOf is the tag map of an instance, image or snapshot; the caller holds f.mu.
+func (f *fakeEC2) tagsOf(id string) (map[string]string, bool) {
+	switch {
+	case f.instances[id] != nil:
+		return f.instances[id].tags, true
+	case f.images[id] != nil:
+		return f.images[id].tags, true
+	case f.snapshots[id] != nil:
+		return f.snapshots[id], true
+	}
+	return nil, false
 }
 
 func (f *fakeEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
@@ -378,15 +386,8 @@ func (f *fakeEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...
 		return nil, err
 	}
 	for _, r := range in.Resources {
-		var m map[string]string
-		switch {
-		case f.instances[r] != nil:
-			m = f.instances[r].tags
-		case f.images[r] != nil:
-			m = f.images[r].tags
-		case f.snapshots[r] != nil:
-			m = f.snapshots[r]
-		default:
+		m, ok := f.tagsOf(r)
+		if !ok {
 			return nil, apiErr("InvalidID")
 		}
 		for _, t := range in.Tags {
