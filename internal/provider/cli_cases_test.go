@@ -122,21 +122,7 @@ func testCLIDestroyEdges(t *testing.T, pluginDir string) {
 		putParameter(t, "/amibake-test/"+marker+"/pause", "PT0S", false)
 		c := newCLI(t, pluginDir, cliConfig(marker, "", fmt.Sprintf(`
 resource "amibake_image" "bake" {
-  step {
-    name = "launch"
-    run_instances {
-      image_id                  = %q
-      iam_instance_profile_name = %q
-    }
-  }
-  step {
-    name = "image"
-    create_image {
-      instance_id = "{{ launch.InstanceIds }}"
-      image_name  = "cli-{{ automation:EXECUTION_ID }}"
-    }
-  }
-  step {
+%s  step {
     name = "copy"
     copy_image {
       source_region   = "us-east-1"
@@ -146,7 +132,7 @@ resource "amibake_image" "bake" {
   }
   outputs = ["image.ImageId"]
 }
-`, sourceAMI, builderProfile)))
+`, launchAndImageSteps("cli"))))
 		c.mustRun("apply", "-auto-approve", "-input=false")
 		st := c.stateResources()["amibake_image.bake"]
 		id, _ := st["image_id"].(string)

@@ -240,21 +240,7 @@ resource "amibake_image" %q {
     type    = "String"
     default = "{{ssm:/amibake-test/%s/pause}}"
   }
-  step {
-    name = "launch"
-    run_instances {
-      image_id                  = %q
-      iam_instance_profile_name = %q
-    }
-  }
-  step {
-    name = "image"
-    create_image {
-      instance_id = "{{ launch.InstanceIds }}"
-      image_name  = "cli-{{ automation:EXECUTION_ID }}"
-    }
-  }
-  step {
+%s  step {
     name = "pause"
     sleep {
       duration = "{{ pause }}"
@@ -270,7 +256,7 @@ resource "amibake_image" %q {
   outputs = ["image.ImageId"]
 %s
 }
-`, name, marker, sourceAMI, builderProfile, more)
+`, name, marker, launchAndImageSteps("cli"), more)
 }
 
 // stateResources reads the local state file: resource name -> attributes.

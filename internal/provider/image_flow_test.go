@@ -372,21 +372,7 @@ provider "amibake" {
 }
 
 resource "amibake_image" "broken" {
-  step {
-    name = "launch"
-    run_instances {
-      image_id                  = %q
-      iam_instance_profile_name = %q
-    }
-  }
-  step {
-    name = "image"
-    create_image {
-      instance_id = "{{ launch.InstanceIds }}"
-      image_name  = "broken-{{ automation:EXECUTION_ID }}"
-    }
-  }
-  step {
+%s  step {
     name = "stopMissing"
     change_instance_state {
       instance_ids  = ["i-0000000000000dead"]
@@ -394,7 +380,7 @@ resource "amibake_image" "broken" {
     }
   }
 }
-`, marker, sourceAMI, builderProfile)),
+`, marker, launchAndImageSteps("broken"))),
 				ExpectError: regexp.MustCompile(`(?s)stopMissing.*InvalidInstanceID`),
 			},
 			{
@@ -427,22 +413,8 @@ func TestAccImage_driftAndImport(t *testing.T) {
 	var firstID string
 	cfg := config(fmt.Sprintf(`
 resource "amibake_image" "drift" {
-  step {
-    name = "launch"
-    run_instances {
-      image_id                  = %q
-      iam_instance_profile_name = %q
-    }
-  }
-  step {
-    name = "image"
-    create_image {
-      instance_id = "{{ launch.InstanceIds }}"
-      image_name  = "drift-{{ automation:EXECUTION_ID }}"
-    }
-  }
-}
-`, sourceAMI, builderProfile))
+%s}
+`, launchAndImageSteps("drift")))
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
 		ProtoV6ProviderFactories: protoV6ProviderFactories,

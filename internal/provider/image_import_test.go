@@ -15,22 +15,7 @@ import (
 func TestAccImage_importAdoptsWithoutRebuild(t *testing.T) {
 	var executions []string
 	var amiID string
-	recipe := fmt.Sprintf(`
-  step {
-    name = "launch"
-    run_instances {
-      image_id                  = %q
-      iam_instance_profile_name = %q
-    }
-  }
-  step {
-    name = "image"
-    create_image {
-      instance_id = "{{ launch.InstanceIds }}"
-      image_name  = "adopt-{{ automation:EXECUTION_ID }}"
-    }
-  }
-`, sourceAMI, builderProfile)
+	recipe := launchAndImageSteps("adopt")
 	adopted := config(fmt.Sprintf("resource \"amibake_image\" \"adopted\" {\n%s\n  tags = { owner = \"platform\" }\n}\n", recipe))
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },

@@ -111,3 +111,23 @@ func repoFile(t *testing.T, rel string) string {
 	}
 	return p
 }
+
+// launchAndImageSteps are the two steps most test recipes start with: launch a
+// builder from sourceAMI and image it as "<prefix>-<execution id>".
+func launchAndImageSteps(prefix string) string {
+	return fmt.Sprintf(`  step {
+    name = "launch"
+    run_instances {
+      image_id                  = %q
+      iam_instance_profile_name = %q
+    }
+  }
+  step {
+    name = "image"
+    create_image {
+      instance_id = "{{ launch.InstanceIds }}"
+      image_name  = "%s-{{ automation:EXECUTION_ID }}"
+    }
+  }
+`, sourceAMI, builderProfile, prefix)
+}
