@@ -112,7 +112,7 @@ func (d *documentDataSource) ValidateConfig(ctx context.Context, req datasource.
 	if resp.Diagnostics.HasError() || content.IsNull() || content.IsUnknown() {
 		return
 	}
-	_, _, diags := buildRecipe(content, recipeHCL{}, true)
+	_, _, diags := buildRecipe("content", content, recipeHCL{}, true)
 	resp.Diagnostics.Append(diags...)
 }
 

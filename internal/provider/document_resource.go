@@ -107,7 +107,7 @@ func (r *documentResource) ValidateConfig(ctx context.Context, req resource.Vali
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, _, diags := buildRecipe(m.Content, m.recipe(), true)
+	_, _, diags := buildRecipe("content", m.Content, m.recipe(), true)
 	resp.Diagnostics.Append(diags...)
 }
 
@@ -121,7 +121,7 @@ func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	doc, unknown, diags := buildRecipe(m.Content, m.recipe(), false)
+	doc, unknown, diags := buildRecipe("content", m.Content, m.recipe(), false)
 	if diags.HasError() || unknown {
 		return // errors were reported by ValidateConfig; unknown values stay unknown
 	}
@@ -194,7 +194,7 @@ func (r *documentResource) ImportState(ctx context.Context, req resource.ImportS
 }
 
 func (r *documentResource) render(ctx context.Context, m *documentResourceModel) diag.Diagnostics {
-	doc, unknown, diags := buildRecipe(m.Content, m.recipe(), true)
+	doc, unknown, diags := buildRecipe("content", m.Content, m.recipe(), true)
 	if diags.HasError() {
 		return diags
 	}
@@ -222,27 +222,28 @@ func setDocumentComputed(ctx context.Context, doc *document.Document, m *documen
 	return diags
 }
 
-// buildRecipe turns either `content` or the HCL recipe into a validated document.
-// With validate=false, only conversion errors are reported.
-func buildRecipe(content types.String, hcl recipeHCL, validate bool) (*document.Document, bool, diag.Diagnostics) {
+// buildRecipe turns either the document text held by attribute textAttr
+// (`content`, or `document` on amibake_image) or the HCL recipe into a validated
+// document. With validate=false, only conversion errors are reported.
+func buildRecipe(textAttr string, text types.String, hcl recipeHCL, validate bool) (*document.Document, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	if content.IsUnknown() {
+	if text.IsUnknown() {
 		return nil, true, diags
 	}
-	if !content.IsNull() {
+	at := path.Root(textAttr)
+	if !text.IsNull() {
 		if hcl.isSet() {
-			diags.AddAttributeError(path.Root("content"), "Conflicting Recipe",
-				"Give the recipe either as content (JSON/YAML text) or as HCL (parameter, step, description, "+
+			diags.AddAttributeError(at, "Conflicting Recipe",
+				"Give the recipe either as "+textAttr+" (JSON/YAML text) or as HCL (parameter, step, description, "+
 					"assume_role, outputs), not both.")
 			return nil, false, diags
 		}
-		doc, err := document.Parse([]byte(content.ValueString()))
+		doc, err := document.Parse([]byte(text.ValueString()))
 		if err != nil {
-			diags.AddAttributeError(path.Root("content"), "Invalid Document", documentErrorDetail(err))
+			diags.AddAttributeError(at, "Invalid Document", documentErrorDetail(err))
 			return nil, false, diags
 		}
 		if validate {
-			at := path.Root("content")
 			addProblems(&diags, doc, document.Validate(doc), &at)
 		}
 		return doc, false, diags

@@ -310,21 +310,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 
 // buildImageRecipe reads the recipe from `document` or the inline HCL blocks.
 func buildImageRecipe(m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
-	doc, unknown, diags := buildRecipe(m.Document, m.recipe(), true)
-	// buildRecipe reports text problems on "content"; the image calls it "document".
-	return doc, unknown, renameContentPath(diags)
-}
-
-func renameContentPath(in diag.Diagnostics) diag.Diagnostics {
-	var out diag.Diagnostics
-	for _, d := range in {
-		if wp, ok := d.(diag.DiagnosticWithPath); ok && wp.Path().Equal(path.Root("content")) {
-			out.AddAttributeError(path.Root("document"), d.Summary(), strings.ReplaceAll(d.Detail(), "as content", "as document"))
-			continue
-		}
-		out.Append(d)
-	}
-	return out
+	return buildRecipe("document", m.Document, m.recipe(), true)
 }
 
 // checkRunnable refuses, at plan time, actions the local engine cannot run.
