@@ -30,14 +30,6 @@ func run(t *testing.T, w *world, action string, in map[string]any, outs ...docum
 	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, in)
 }
 
-func tagMap(tags []ec2types.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
 func TestRegistry(t *testing.T) {
 	want := []string{
 		"aws:assertAwsResourceProperty", "aws:branch", "aws:changeInstanceState", "aws:copyImage",

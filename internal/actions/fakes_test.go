@@ -63,7 +63,6 @@ type fakeEC2 struct {
 	runInput    *ec2.RunInstancesInput
 	createInput *ec2.CreateImageInput
 	copyInput   *ec2.CopyImageInput
-	copyRegion  string
 	stopInput   *ec2.StopInstancesInput
 	tagCalls    []*ec2.CreateTagsInput
 }

@@ -18,7 +18,7 @@ func TestNewLearnsAccountAndPartition(t *testing.T) {
 		}
 		gotAuth = r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "text/xml")
-		io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>210987654321</Account><Arn>arn:aws-cn:sts::210987654321:assumed-role/r/s</Arn><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>`)
+		_, _ = io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>210987654321</Account><Arn>arn:aws-cn:sts::210987654321:assumed-role/r/s</Arn><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>`)
 	}))
 	defer srv.Close()
 

@@ -289,12 +289,12 @@ func (p *jsonParser) object() (*node, error) {
 
 func (p *jsonParser) badKey() error {
 	at := p.pos()
-	switch c := p.peek(); {
-	case c == '\'':
+	switch p.peek() {
+	case '\'':
 		return syntaxErrorAt(at, "keys must be in double quotes (\"), not single quotes (')")
-	case c == ',':
+	case ',':
 		return syntaxErrorAt(at, "an entry is missing before this comma, or there is one comma too many")
-	case c == ']':
+	case ']':
 		return syntaxErrorAt(at, "this ] does not match an open list: an object must be closed with }")
 	}
 	if w := p.word(); w != "" {

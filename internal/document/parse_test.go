@@ -256,7 +256,7 @@ func TestParseErrors(t *testing.T) {
 		{"json maxAttempts fractional", `{"mainSteps": [{"name": "s", "maxAttempts": 1.5}]}`, 1, 45, `"maxAttempts" of step "s" must be a whole number, but it is 1.5`},
 		{"json isEnd as string", `{"mainSteps": [{"name": "s", "isEnd": "true"}]}`, 1, 39, `write true or false without quotes`},
 		{"json unknown step field", `{"mainSteps": [{"name": "s", "Inputs": {}}]}`, 1, 30, `unknown field "Inputs" in step "s"; did you mean "inputs"?`},
-		{"json unknown parameter field", `{"parameters": {"p": {"type": "String", "defualt": "x"}}}`, 1, 41, `unknown field "defualt" in parameter "p"; did you mean "default"?`},
+		{"json unknown parameter field", `{"parameters": {"p": {"type": "String", "defualt": "x"}}}`, 1, 41, `unknown field "defualt" in parameter "p"; did you mean "default"?`}, //nolint:misspell // the misspelling is what is tested
 		{"json output field", `{"mainSteps": [{"name": "s", "outputs": [{"Name": "a", "selector": "$.a"}]}]}`, 1, 56, `unknown field "selector" in output 1 of step "s"; did you mean "Selector"?`},
 		{"json allowedValues of objects", `{"parameters": {"p": {"type": "String", "allowedValues": [{"a": 1}]}}}`, 1, 59, `"allowedValues" of parameter "p" must hold strings, but element 1 is an object`},
 		{"json description as number", `{"description": 5}`, 1, 17, `"description" must be a string, but it is a number`},

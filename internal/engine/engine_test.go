@@ -545,7 +545,7 @@ func TestRunPanicRecovered(t *testing.T) {
 		"launch": recordInstance("i-1"),
 		"boom": func(context.Context, *actions.Env, *document.Step, map[string]any) (actions.Result, error) {
 			var m map[string]int
-			m["x"] = 1 // panics: assignment to entry in nil map
+			m["x"] = 1 //nolint:staticcheck // the panic is the point of this action
 			return actions.Result{}, nil
 		},
 	}}
@@ -598,7 +598,7 @@ func TestRunCancellation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var cleanupCtxErr error = errors.New("cleanup not called")
+			cleanupCtxErr := errors.New("cleanup not called")
 			var cleanupDeadline time.Duration
 			withCleanup(t, func(cctx context.Context, env *actions.Env, o actions.CleanupOptions) (actions.CleanupReport, error) {
 				cleanupCtxErr = cctx.Err()

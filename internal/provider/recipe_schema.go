@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -218,8 +217,3 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 // apiInputsAttribute carries the request fields of the generic AWS API actions
 // (executeAwsApi and friends), whose inputs are the called API's own.
 const apiInputsAttribute = "api_inputs"
-
-// stepAttrTypes is the object type of one step element, used by tests and conversions.
-func stepAttrTypes() map[string]attr.Type {
-	return stepObject().Type().(types.ObjectType).AttrTypes
-}

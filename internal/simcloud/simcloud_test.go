@@ -157,7 +157,7 @@ func TestThrottling(t *testing.T) {
 	if _, err := c.EC2().DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
 		t.Errorf("DescribeInstances throttled by DescribeImages' bucket: %v", err)
 	}
-	c.SSM().ListCommands(ctx, &ssm.ListCommandsInput{})
+	_, _ = c.SSM().ListCommands(ctx, &ssm.ListCommandsInput{})
 	if _, err := c.SSM().ListCommands(ctx, &ssm.ListCommandsInput{}); awsx.ErrorCode(err) != "ThrottlingException" {
 		t.Errorf("SSM throttle: %v, want ThrottlingException", err)
 	}

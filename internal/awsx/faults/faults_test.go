@@ -38,16 +38,16 @@ func stubAWS(t *testing.T) (*httptest.Server, *atomic.Int64) {
 		switch {
 		case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			io.WriteString(w, `{"Command":{"CommandId":"cmd-1"}}`)
+			_, _ = io.WriteString(w, `{"Command":{"CommandId":"cmd-1"}}`)
 		case strings.Contains(r.URL.Path, "/functions/"):
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"ok":true}`)
+			_, _ = io.WriteString(w, `{"ok":true}`)
 		case strings.Contains(string(body), "Action=GetCallerIdentity"):
 			w.Header().Set("Content-Type", "text/xml")
-			io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account><Arn>arn:aws:iam::123456789012:user/u</Arn><UserId>U</UserId></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
+			_, _ = io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account><Arn>arn:aws:iam::123456789012:user/u</Arn><UserId>U</UserId></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
 		case strings.Contains(string(body), "Action=DescribeInstances"):
 			w.Header().Set("Content-Type", "text/xml")
-			io.WriteString(w, `<DescribeInstancesResponse><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`)
+			_, _ = io.WriteString(w, `<DescribeInstancesResponse><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`)
 		default:
 			t.Errorf("unexpected request %s %s %s", r.Method, r.URL.Path, body)
 			w.WriteHeader(http.StatusNotImplemented)
