@@ -811,47 +811,6 @@ func TestCleanupReportsUnterminatable(t *testing.T) {
 	}
 }
 
-func TestSweep(t *testing.T) {
-	w := newWorld(t)
-	key := map[string]string{"amibake:bake-key": "k1"}
-	var leftover, unrelated string
-	w.ec2.mu.Lock()
-	leftover = w.ec2.id("i")
-	w.ec2.instances[leftover] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: key}
-	unrelated = w.ec2.id("i")
-	w.ec2.instances[unrelated] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: map[string]string{}}
-	orphan := w.ec2.id("snap")
-	w.ec2.snapshots[orphan] = map[string]string{"amibake:bake-key": "k1"}
-	w.ec2.mu.Unlock()
-	img, snap := w.image(t, key)
-	keep, keepSnap := w.image(t, key)
-
-	rep, err := Sweep(context.Background(), w.env, "amibake:bake-key", "k1", []string{keep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w.ec2.instances[leftover].state != ec2types.InstanceStateNameTerminated || w.ec2.instances[unrelated].state != ec2types.InstanceStateNameRunning {
-		t.Errorf("instances: leftover %s, unrelated %s", w.ec2.instances[leftover].state, w.ec2.instances[unrelated].state)
-	}
-	if _, ok := w.ec2.images[img]; ok {
-		t.Error("leftover image not removed")
-	}
-	if _, ok := w.ec2.images[keep]; !ok {
-		t.Error("kept image removed")
-	}
-	for _, s := range []string{snap, orphan} {
-		if _, ok := w.ec2.snapshots[s]; ok {
-			t.Errorf("snapshot %s not removed", s)
-		}
-	}
-	if _, ok := w.ec2.snapshots[keepSnap]; !ok {
-		t.Error("kept snapshot removed")
-	}
-	if !reflect.DeepEqual(rep.Terminated, []string{leftover}) || !reflect.DeepEqual(rep.Deregistered, []string{img}) {
-		t.Errorf("report = %+v", rep)
-	}
-}
-
 func TestDescribeImage(t *testing.T) {
 	w := newWorld(t)
 	id, _ := w.image(t, nil)

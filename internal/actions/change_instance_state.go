@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -57,16 +58,33 @@ func (changeInstanceState) Run(ctx context.Context, env *Env, step *document.Ste
 		return Result{}, fmt.Errorf("input DesiredState: %q is not one of running, stopped, terminated", desired)
 	}
 
+	if desired != ec2types.InstanceStateNameTerminated {
+		// Starting or stopping an instance someone else terminated can only
+		// fail (or, on lenient clouds, bring back a stranger's instance).
+		if err := checkBuilders(ctx, env, ids); err != nil {
+			return Result{}, err
+		}
+	}
 	if !checkOnly {
 		// IncorrectInstanceState: the instance is between states (stopping
-		// when asked to start); it settles on its own, so ask again.
+		// when asked to start); it settles on its own, so ask again, unless
+		// it was terminated meanwhile.
 		err := awsx.Poll(ctx, env.Clients.Policy, func(ctx context.Context) (bool, error) {
 			err := change(ctx)
 			if awsx.ErrorCode(err) == "IncorrectInstanceState" {
+				if desired != ec2types.InstanceStateNameTerminated {
+					if gone := checkBuilders(ctx, env, ids); gone != nil {
+						return false, gone
+					}
+				}
 				return false, nil
 			}
 			return err == nil, err
 		})
+		var bg *BuilderGoneError
+		if errors.As(err, &bg) {
+			return Result{}, bg
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("changing %v to %s: %w", ids, desired, err)
 		}

@@ -42,7 +42,9 @@ func (copyImage) Run(ctx context.Context, env *Env, step *document.Step, in map[
 		return err
 	})
 	if err != nil {
-		recoverImage(ctx, env, step, aws.ToString(input.Name), err)
+		recoverImage(ctx, env, step, aws.ToString(input.Name), err, func(img ec2types.Image) bool {
+			return aws.ToString(img.SourceImageId) == aws.ToString(input.SourceImageId)
+		})
 		return Result{}, fmt.Errorf("CopyImage: %w", err)
 	}
 	id := aws.ToString(res.ImageId)

@@ -42,13 +42,18 @@ func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in ma
 	if err := bind(&input.BlockDeviceMappings, in["BlockDeviceMappings"], "BlockDeviceMappings"); err != nil {
 		return Result{}, fmt.Errorf("input %w", err)
 	}
+	if err := checkBuilders(ctx, env, []string{instance}); err != nil {
+		return Result{}, err
+	}
 	var res *ec2.CreateImageOutput
 	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.CreateImage(ctx, input)
 		return err
 	})
 	if err != nil {
-		recoverImage(ctx, env, step, name, err)
+		recoverImage(ctx, env, step, name, err, func(img ec2types.Image) bool {
+			return aws.ToString(img.SourceInstanceId) == instance
+		})
 		return Result{}, fmt.Errorf("CreateImage: %w", err)
 	}
 	id := aws.ToString(res.ImageId)
@@ -91,10 +96,11 @@ func finishImage(ctx context.Context, env *Env, step *document.Step, id string) 
 }
 
 // recoverImage looks for an image a failed CreateImage/CopyImage may still
-// have made (its answer lost) and records it for cleanup. Only an image with
-// both the requested name and this run's execution tag is taken: a name alone
-// could be someone else's image.
-func recoverImage(ctx context.Context, env *Env, step *document.Step, name string, callErr error) {
+// have made (its answer lost) and records it for cleanup. The requested name
+// and this run's execution tag narrow the search; only an image made from
+// what the call named (made reports it) is taken, since a name and a tag can
+// be put on anyone's image.
+func recoverImage(ctx context.Context, env *Env, step *document.Step, name string, callErr error, made func(ec2types.Image) bool) {
 	exec, ok := env.Tags[systemTagPrefix+"execution-id"]
 	if !ok || refused(callErr) {
 		return
@@ -114,6 +120,9 @@ func recoverImage(ctx context.Context, env *Env, step *document.Step, name strin
 		return
 	}
 	for _, img := range res.Images {
+		if !made(img) {
+			continue
+		}
 		id := aws.ToString(img.ImageId)
 		env.Ledger.RecordImage(env.Clients.Region, id)
 		env.Ledger.RecordSnapshots(id, snapshotsOf(img))

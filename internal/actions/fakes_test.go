@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ func apiErr(code string) error {
 type fakeInstance struct {
 	state ec2types.InstanceStateName
 	tags  map[string]string
+	token string // the client token it was launched with
 }
 
 type fakeImage struct {
@@ -37,6 +39,7 @@ type fakeImage struct {
 	snaps  []string
 	tags   map[string]string
 	region string
+	source string // the instance CreateImage made it from
 }
 
 // fakeEC2 is a tiny in-memory EC2: enough state for the actions and cleanup to
@@ -47,6 +50,7 @@ type fakeEC2 struct {
 	instances map[string]*fakeInstance
 	images    map[string]*fakeImage
 	snapshots map[string]map[string]string // id -> tags
+	snapDesc  map[string]string            // id -> description kept after its image is gone
 	calls     []string
 
 	// knobs
@@ -72,6 +76,7 @@ func newFakeEC2() *fakeEC2 {
 		instances: map[string]*fakeInstance{},
 		images:    map[string]*fakeImage{},
 		snapshots: map[string]map[string]string{},
+		snapDesc:  map[string]string{},
 		failOp:    map[string]error{},
 		failID:    map[string]error{},
 		throttle:  map[string]int{},
@@ -126,7 +131,7 @@ func (f *fakeEC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _
 	out := &ec2.RunInstancesOutput{}
 	for range aws.ToInt32(in.MaxCount) {
 		id := f.id("i")
-		f.instances[id] = &fakeInstance{state: ec2types.InstanceStateNamePending, tags: specTags(in.TagSpecifications, ec2types.ResourceTypeInstance)}
+		f.instances[id] = &fakeInstance{state: ec2types.InstanceStateNamePending, tags: specTags(in.TagSpecifications, ec2types.ResourceTypeInstance), token: aws.ToString(in.ClientToken)}
 		out.Instances = append(out.Instances, ec2types.Instance{InstanceId: aws.String(id), State: &ec2types.InstanceState{Name: ec2types.InstanceStateNamePending}})
 	}
 	if f.launchButErr != nil {
@@ -188,15 +193,23 @@ func (f *fakeEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstanc
 			if f.launchFate != "" {
 				inst.state = f.launchFate
 			}
-			res.Instances = append(res.Instances, ec2types.Instance{InstanceId: aws.String(id), State: &ec2types.InstanceState{Name: ec2types.InstanceStateNamePending}})
+			res.Instances = append(res.Instances, inst.describe(id, ec2types.InstanceStateNamePending))
 			continue
 		}
 		if inst.state == ec2types.InstanceStateNameStopping {
 			inst.state = ec2types.InstanceStateNameStopped
 		}
-		res.Instances = append(res.Instances, ec2types.Instance{InstanceId: aws.String(id), State: &ec2types.InstanceState{Name: inst.state}})
+		res.Instances = append(res.Instances, inst.describe(id, inst.state))
 	}
 	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{res}}, nil
+}
+
+func (in *fakeInstance) describe(id string, st ec2types.InstanceStateName) ec2types.Instance {
+	out := ec2types.Instance{InstanceId: aws.String(id), State: &ec2types.InstanceState{Name: st}, ClientToken: aws.String(in.token)}
+	for k, v := range in.tags {
+		out.Tags = append(out.Tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out
 }
 
 func (f *fakeEC2) change(op string, ids []string, to ec2types.InstanceStateName) error {
@@ -254,6 +267,7 @@ func (f *fakeEC2) CreateImage(ctx context.Context, in *ec2.CreateImageInput, _ .
 	}
 	id := f.newImage("", specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
 	f.images[id].name = aws.ToString(in.Name)
+	f.images[id].source = aws.ToString(in.InstanceId)
 	if f.imageButErr != nil {
 		return nil, f.imageButErr
 	}
@@ -313,7 +327,7 @@ func (f *fakeEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInpu
 				img.state, img.reason = f.imageFate, f.imageReason
 			}
 		}
-		e := ec2types.Image{ImageId: aws.String(id), State: seen, Name: aws.String("img")}
+		e := ec2types.Image{ImageId: aws.String(id), State: seen, Name: aws.String("img"), SourceInstanceId: aws.String(img.source)}
 		if seen == ec2types.ImageStateFailed {
 			e.StateReason = &ec2types.StateReason{Code: aws.String("Client.InternalError"), Message: aws.String(img.reason)}
 		}
@@ -339,8 +353,14 @@ func (f *fakeEC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageIn
 	if err := f.failID[id]; err != nil {
 		return nil, err
 	}
-	if _, ok := f.images[id]; !ok {
+	img, ok := f.images[id]
+	if !ok {
 		return nil, apiErr("InvalidAMIID.NotFound")
+	}
+	for _, s := range img.snaps {
+		if img.source != "" {
+			f.snapDesc[s] = fmt.Sprintf("Created by CreateImage(%s) for %s", img.source, id)
+		}
 	}
 	delete(f.images, id)
 	return &ec2.DeregisterImageOutput{}, nil
@@ -403,10 +423,25 @@ func (f *fakeEC2) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapsho
 		return nil, err
 	}
 	out := &ec2.DescribeSnapshotsOutput{}
+	ids, byID := filterValues(in.Filters, "snapshot-id")
 	for id, tags := range f.snapshots {
-		if tagsMatch(in.Filters, tags) {
-			out.Snapshots = append(out.Snapshots, ec2types.Snapshot{SnapshotId: aws.String(id)})
+		if byID && !slices.Contains(ids, id) || !tagsMatch(in.Filters, tags) {
+			continue
 		}
+		s := ec2types.Snapshot{SnapshotId: aws.String(id)}
+		// AWS describes what CreateImage made; the description cannot be changed.
+		for imgID, img := range f.images {
+			if slices.Contains(img.snaps, id) && img.source != "" {
+				s.Description = aws.String(fmt.Sprintf("Created by CreateImage(%s) for %s", img.source, imgID))
+			}
+		}
+		if d, ok := f.snapDesc[id]; ok {
+			s.Description = aws.String(d)
+		}
+		for k, v := range tags {
+			s.Tags = append(s.Tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+		out.Snapshots = append(out.Snapshots, s)
 	}
 	return out, nil
 }
@@ -604,4 +639,25 @@ func (w *world) image(t *testing.T, tags map[string]string) (string, string) {
 
 func (f *fakeSSM) GetDocument(_ context.Context, in *ssm.GetDocumentInput, _ ...func(*ssm.Options)) (*ssm.GetDocumentOutput, error) {
 	return nil, &ssmtypes.InvalidDocument{Message: aws.String("no document " + aws.ToString(in.Name))}
+}
+
+// put adds an instance launched with token and tagged tags, outside the ledger.
+func (w *world) put(t *testing.T, token string, st ec2types.InstanceStateName, tags map[string]string) string {
+	t.Helper()
+	w.ec2.mu.Lock()
+	defer w.ec2.mu.Unlock()
+	id := w.ec2.id("i")
+	w.ec2.instances[id] = &fakeInstance{state: st, tags: maps.Clone(tags), token: token}
+	return id
+}
+
+// imageFrom adds an available image made from instance, with one snapshot,
+// both tagged tags, outside the ledger.
+func (w *world) imageFrom(t *testing.T, instance string, tags map[string]string) (string, string) {
+	t.Helper()
+	id, snap := w.image(t, maps.Clone(tags))
+	w.ec2.mu.Lock()
+	defer w.ec2.mu.Unlock()
+	w.ec2.images[id].source = instance
+	return id, snap
 }

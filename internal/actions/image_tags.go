@@ -28,14 +28,7 @@ func MarkCompleted(ctx context.Context, env *Env) error {
 		}
 	}
 	for region, ids := range byRegion {
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
-			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
-				Resources: ids,
-				Tags:      []ec2types.Tag{{Key: aws.String(TagCompleted), Value: aws.String("true")}},
-			}, inRegion(env.Clients, region)...)
-			return err
-		})
-		if err != nil {
+		if err := setTag(ctx, env, region, ids, TagCompleted, "true"); err != nil {
 			return fmt.Errorf("marking images %v as completed: %w", ids, err)
 		}
 	}

@@ -66,7 +66,7 @@ func TestThrottlingNeverFails(t *testing.T) {
 			}
 		}},
 		{"DescribeImages", func(t *testing.T, w *world) error {
-			_, err := Sweep(context.Background(), w.env, "amibake:bake-key", "k", nil)
+			_, err := Sweep(context.Background(), w.env, SweepOptions{TagKey: "amibake:bake-key", TagValue: "k", ExecutionTag: "amibake:execution-id", Now: time.Now()})
 			return err
 		}, nil},
 	}
@@ -92,30 +92,29 @@ func TestThrottlingNeverFails(t *testing.T) {
 func TestDiscoverFindsUnrecordedResources(t *testing.T) {
 	w := newWorld(t)
 	known := w.launch(t)
-	w.ec2.mu.Lock()
-	lost := w.ec2.id("i")
-	w.ec2.instances[lost] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: map[string]string{"amibake:execution-id": "exec-1"}}
-	done := w.ec2.id("i")
-	w.ec2.instances[done] = &fakeInstance{state: ec2types.InstanceStateNameTerminated, tags: map[string]string{"amibake:execution-id": "exec-1"}}
-	other := w.ec2.id("i")
-	w.ec2.instances[other] = &fakeInstance{state: ec2types.InstanceStateNameRunning, tags: map[string]string{"amibake:execution-id": "exec-2"}}
-	w.ec2.mu.Unlock()
-	lostImage, lostSnap := w.image(t, map[string]string{"amibake:execution-id": "exec-1"})
-	otherImage, _ := w.image(t, map[string]string{"amibake:execution-id": "exec-2"})
+	mine := map[string]string{"amibake:execution-id": "exec-1"}
+	lost := w.put(t, LaunchToken("exec-1", ""), ec2types.InstanceStateNameRunning, mine)
+	done := w.put(t, LaunchToken("exec-1", ""), ec2types.InstanceStateNameTerminated, mine)
+	other := w.put(t, LaunchToken("exec-2", ""), ec2types.InstanceStateNameRunning, map[string]string{"amibake:execution-id": "exec-2"})
+	// Someone tags an instance of theirs with this run's id: a tag is no proof.
+	forged := w.put(t, "their-token", ec2types.InstanceStateNameRunning, mine)
+	lostImage, lostSnap := w.imageFrom(t, lost, mine)
+	otherImage, _ := w.imageFrom(t, other, map[string]string{"amibake:execution-id": "exec-2"})
+	forgedImage, _ := w.imageFrom(t, forged, mine)
 
-	found, err := Discover(context.Background(), w.env, "amibake:execution-id", "exec-1")
+	found, err := Discover(context.Background(), w.env, "amibake:execution-id")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(found, []string{lostImage}) {
-		t.Errorf("found images %v, want [%s] (not %s)", found, lostImage, otherImage)
+		t.Errorf("found images %v, want [%s] (not %s nor the forged %s)", found, lostImage, otherImage, forgedImage)
 	}
 	var ids []string
 	for _, r := range w.env.Ledger.Instances() {
 		ids = append(ids, r.ID)
 	}
 	if !slices.Equal(sorted(ids), sorted([]string{known, lost})) {
-		t.Errorf("ledger instances %v, want %s and %s (not the terminated %s nor %s of another run)", ids, known, lost, done, other)
+		t.Errorf("ledger instances %v, want %s and %s (not the terminated %s, %s of another run, nor the forged %s)", ids, known, lost, done, other, forged)
 	}
 	imgs := w.env.Ledger.Images()
 	if len(imgs) != 1 || imgs[0].ID != lostImage || !slices.Equal(imgs[0].Snapshots, []string{lostSnap}) {
@@ -124,7 +123,7 @@ func TestDiscoverFindsUnrecordedResources(t *testing.T) {
 
 	// Listing failures are reported, not fatal.
 	w.ec2.failOp["DescribeInstances"] = apiErr("UnauthorizedOperation")
-	if _, err := Discover(context.Background(), w.env, "amibake:execution-id", "exec-1"); err == nil {
+	if _, err := Discover(context.Background(), w.env, "amibake:execution-id"); err == nil {
 		t.Error("a failed listing is not reported")
 	}
 }

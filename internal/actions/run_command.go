@@ -79,24 +79,39 @@ func (runCommand) Run(ctx context.Context, env *Env, step *document.Step, in map
 		return Result{}, fmt.Errorf("one of the inputs InstanceIds or Targets is required")
 	}
 
-	cmdID, err := sendWhenManaged(ctx, env, step, input)
-	if err != nil {
+	if err := checkBuilders(ctx, env, input.InstanceIds); err != nil {
 		return Result{}, err
 	}
-	env.info("sent command", map[string]any{"step": step.Name, "command_id": cmdID, "instance_ids": strings.Join(input.InstanceIds, ",")})
-	out := Result{Outputs: map[string]any{"CommandId": cmdID}}
-
-	var invs []invocation
-	if len(input.InstanceIds) > 0 {
-		invs, err = waitInvocations(ctx, env, cmdID, input.InstanceIds)
-	} else {
-		invs, err = waitCommand(ctx, env, cmdID)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			cancelCommand(ctx, env, cmdID)
+	var (
+		cmdID string
+		out   Result
+		invs  []invocation
+	)
+	// A builder terminated by someone else ends the step at once, whether
+	// its agent is still to register or its command is running.
+	err := guardBuilders(ctx, env, input.InstanceIds, func(ctx context.Context) error {
+		var err error
+		cmdID, err = sendWhenManaged(ctx, env, step, input)
+		if err != nil {
+			return err
 		}
-		return out, fmt.Errorf("waiting for command %s: %w", cmdID, err)
+		env.info("sent command", map[string]any{"step": step.Name, "command_id": cmdID, "instance_ids": strings.Join(input.InstanceIds, ",")})
+		out = Result{Outputs: map[string]any{"CommandId": cmdID}}
+		if len(input.InstanceIds) > 0 {
+			invs, err = waitInvocations(ctx, env, cmdID, input.InstanceIds)
+		} else {
+			invs, err = waitCommand(ctx, env, cmdID)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				cancelCommand(ctx, env, cmdID)
+			}
+			return fmt.Errorf("waiting for command %s: %w", cmdID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
 	}
 
 	report := invs[0]

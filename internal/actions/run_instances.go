@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/google/uuid"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -20,7 +19,7 @@ type runInstances struct{}
 const defaultInstanceType = "m1.small"
 
 func (runInstances) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
-	input, err := runInstancesInput(in, env.Tags)
+	input, err := runInstancesInput(in, env.Tags, env.ExecutionID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -60,7 +59,7 @@ func instanceStateOf(i ec2types.Instance) string {
 	return string(i.State.Name)
 }
 
-func runInstancesInput(in map[string]any, runTags map[string]string) (*ec2.RunInstancesInput, error) {
+func runInstancesInput(in map[string]any, runTags map[string]string, executionID string) (*ec2.RunInstancesInput, error) {
 	image, err := required(in, "ImageId")
 	if err != nil {
 		return nil, err
@@ -77,16 +76,15 @@ func runInstancesInput(in map[string]any, runTags map[string]string) (*ec2.RunIn
 		RamdiskId:        strPtr(in, "RamdiskId"),
 		PrivateIpAddress: strPtr(in, "PrivateIpAddress"),
 		AdditionalInfo:   strPtr(in, "AdditionalInfo"),
-		ClientToken:      strPtr(in, "ClientToken"),
+		// The run's own token, derived from the document's when it gives one:
+		// it proves later that the run launched the instance (ownership.go),
+		// and lets a launch whose answer was lost be found.
+		ClientToken:      aws.String(LaunchToken(executionID, str(in, "ClientToken"))),
 		SecurityGroupIds: strList(in, "SecurityGroupIds"),
 		SecurityGroups:   strList(in, "SecurityGroups"),
 	}
 	if t := str(in, "InstanceType"); t != "" {
 		r.InstanceType = ec2types.InstanceType(t)
-	}
-	if r.ClientToken == nil {
-		// Our own token, so that a launch whose answer was lost can be found.
-		r.ClientToken = aws.String(uuid.NewString())
 	}
 	for _, c := range []struct {
 		key string
@@ -157,9 +155,10 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	// The execution tag is set atomically with the launch and can be filtered
-	// on everywhere; the client token is the fallback.
-	filter := ec2types.Filter{Name: aws.String("client-token"), Values: []string{aws.ToString(input.ClientToken)}}
+	// The client token is the proof; the execution tag, set atomically with
+	// the launch, narrows the search where the token filter is not offered.
+	token := aws.ToString(input.ClientToken)
+	filter := ec2types.Filter{Name: aws.String("client-token"), Values: []string{token}}
 	if v, ok := env.Tags[systemTagPrefix+"execution-id"]; ok {
 		filter = ec2types.Filter{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{v}}
 	}
@@ -175,6 +174,9 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 	}
 	for _, r := range res.Reservations {
 		for _, i := range r.Instances {
+			if aws.ToString(i.ClientToken) != token {
+				continue
+			}
 			id := aws.ToString(i.InstanceId)
 			env.Ledger.RecordInstance(id)
 			env.info("recorded instance launched by a failed RunInstances", map[string]any{"step": step.Name, "instance_id": id})

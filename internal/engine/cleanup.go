@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"sync"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
 )
@@ -117,7 +116,7 @@ func (r *runner) discover(ctx context.Context) {
 		err   error
 	)
 	if perr := r.protect(func() error {
-		found, err = discoverFunc(ctx, r.env(nil), TagExecutionID, r.executionID)
+		found, err = discoverFunc(ctx, r.env(nil), TagExecutionID)
 		return nil
 	}); perr != nil {
 		err = perr
@@ -133,50 +132,27 @@ func (r *runner) discover(ctx context.Context) {
 	}
 }
 
-// activeBakeKeys counts the runs of this process per bake key: a sweep must not
-// remove the builder of a concurrent run with the same key.
-var activeBakeKeys = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-func enterBakeKey(key string) (alone bool, leave func()) {
-	activeBakeKeys.Lock()
-	defer activeBakeKeys.Unlock()
-	activeBakeKeys.n[key]++
-	alone = activeBakeKeys.n[key] == 1
-	return alone, func() {
-		activeBakeKeys.Lock()
-		defer activeBakeKeys.Unlock()
-		if activeBakeKeys.n[key]--; activeBakeKeys.n[key] == 0 {
-			delete(activeBakeKeys.n, key)
-		}
-	}
-}
-
-// sweep removes what a dead run with the same bake key left behind. Its failure
-// does not stop this run: it is reported as an event.
+// sweep removes what dead runs with the same bake key left behind, as far as
+// they provably made it and their lease has expired. Its failure does not stop
+// this run: it is reported as an event, with what it spared and why.
 func (r *runner) sweep(ctx context.Context) {
-	if !r.sweepAllowed {
-		r.emit(Event{Kind: EventSweep, Fields: map[string]any{
-			"bake_key": r.o.BakeKey,
-			"skipped":  "another run with the same bake key is in progress in this process",
-		}})
-		return
-	}
 	started := r.now()
 	var (
 		report actions.SweepReport
 		err    error
 	)
 	if perr := r.protect(func() error {
-		report, err = sweepFunc(ctx, r.env(nil), TagBakeKey, r.o.BakeKey, r.o.KeepImageIDs)
+		report, err = sweepFunc(ctx, r.env(nil), actions.SweepOptions{
+			TagKey: TagBakeKey, TagValue: r.o.BakeKey, ExecutionTag: TagExecutionID,
+			KeepImageIDs: r.o.KeepImageIDs, Now: r.now(),
+		})
 		return nil
 	}); perr != nil {
 		err = perr
 	}
-	fields := reportFields(report)
+	fields := reportFields(report.CleanupReport)
 	fields["bake_key"] = r.o.BakeKey
+	put(fields, "spared", report.Spared)
 	if err != nil {
 		fields["error"] = errorText(err)
 	}

@@ -137,7 +137,7 @@ func (f *fakeEC2) removals() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		if !strings.HasPrefix(c, "Describe") {
+		if !strings.HasPrefix(c, "Describe") && !strings.HasPrefix(c, "CreateTags") {
 			out = append(out, c)
 		}
 	}
@@ -390,4 +390,14 @@ func TestDeleteImage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// CreateTags records the tags set (the lease, the kept mark) by resource.
+func (f *fakeEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range in.Tags {
+		f.record(ctx, "CreateTags "+aws.ToString(t.Key)+"="+aws.ToString(t.Value)+" "+strings.Join(in.Resources, ","))
+	}
+	return &ec2.CreateTagsOutput{}, nil
 }

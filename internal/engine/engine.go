@@ -41,6 +41,7 @@ const (
 const (
 	defaultMaxStepExecutions = 100
 	defaultCleanupTimeout    = 10 * time.Minute
+	defaultLeaseDuration     = 10 * time.Minute
 )
 
 // Options configures one run.
@@ -52,8 +53,15 @@ type Options struct {
 	// engine's own amibake:* tags.
 	Tags map[string]string
 	// BakeKey identifies the recipe and parameters; when set, resources are tagged
-	// with it and whatever a dead run with the same key left behind is swept first.
+	// with it and, while the run starts, what runs with the same key that died
+	// left behind is swept: only what they provably made and whose lease has
+	// expired (see actions.Sweep).
 	BakeKey string
+	// LeaseDuration is how long the run vouches for what it created without
+	// renewing; it renews every third of it while it lives. A run that dies
+	// leaves resources whose lease expires after at most this long, and only
+	// then may a sweep remove them. 10 minutes when zero.
+	LeaseDuration time.Duration
 	// KeepImageIDs are never removed, by the sweep in particular: images already
 	// recorded in state that carry the same bake key.
 	KeepImageIDs         []string
@@ -104,6 +112,16 @@ type Result struct {
 	// did: Options.Secrets and the SecureString parameters the run read.
 	// Outputs and errors are not redacted; Steps messages and events are.
 	Secrets []string
+	// Kept are the builder instances left in place because of
+	// KeepBuilderInstances, with the state they were last seen in. They are
+	// marked kept: no sweep removes them.
+	Kept []KeptInstance
+}
+
+// KeptInstance is a builder left in place on purpose.
+type KeptInstance struct {
+	ID    string
+	State string // as last described; "" when it could not be read
 }
 
 // ImageRecord is an image the run created.
@@ -140,16 +158,16 @@ var retryBackoff = func(attempt int) time.Duration {
 // left something behind.
 func Run(ctx context.Context, doc *document.Document, params map[string]string, o Options) (*Result, error) {
 	r := newRunner(doc, o)
-	if o.BakeKey != "" {
-		alone, leave := enterBakeKey(o.BakeKey)
-		defer leave()
-		r.sweepAllowed = alone
-	}
 	res := &Result{ExecutionID: r.executionID, Outputs: r.outputs}
+	stopLease := r.holdLease(ctx)
 
 	runErr := r.protect(func() error { return r.execute(ctx, params) })
+	r.sweeping.Wait()
 	if runErr == nil {
 		runErr = r.checkImageOutput()
+	}
+	if runErr == nil {
+		runErr = r.checkImageAlive(ctx)
 	}
 	res.Steps = r.steps
 
@@ -157,6 +175,10 @@ func Run(ctx context.Context, doc *document.Document, params map[string]string, 
 	if runErr == nil {
 		r.markCompleted(ctx)
 	}
+	if r.o.KeepBuilderInstances {
+		res.Kept = r.keepBuilders(ctx)
+	}
+	stopLease()
 	r.fillLedger(res)
 	res.Secrets = r.secretValues()
 	if cleanupErr != nil {
@@ -182,14 +204,16 @@ type runner struct {
 	executionID string
 	tags        map[string]string
 	ledger      *actions.Ledger
+	// tagMu guards tags, whose lease value the lease keeper renews.
+	tagMu sync.Mutex
 
 	params     map[string]any
 	outputs    map[string]any
 	steps      []StepResult
 	executions int
-	// sweepAllowed is false while another run with the same bake key is active.
-	sweepAllowed bool
-	ssmCache     map[string]string
+	// sweeping is the sweep running alongside the first steps.
+	sweeping sync.WaitGroup
+	ssmCache map[string]string
 	// discard holds images no successful step produced (made by a failed
 	// attempt, or found by tag): never products, always removed.
 	discard map[string]bool
@@ -208,6 +232,9 @@ func newRunner(doc *document.Document, o Options) *runner {
 	}
 	if o.CleanupTimeout <= 0 {
 		o.CleanupTimeout = defaultCleanupTimeout
+	}
+	if o.LeaseDuration <= 0 {
+		o.LeaseDuration = defaultLeaseDuration
 	}
 	r := &runner{
 		doc:         doc,
@@ -266,7 +293,13 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 	}
 	r.params = params
 	if r.o.BakeKey != "" {
-		r.sweep(ctx)
+		// The sweep never touches this run's own resources nor any other
+		// live run's, so the first steps need not wait for it.
+		r.sweeping.Add(1)
+		go func() {
+			defer r.sweeping.Done()
+			r.sweep(ctx)
+		}()
 	}
 	if len(r.doc.MainSteps) == 0 {
 		return fmt.Errorf("the document has no steps")
@@ -280,10 +313,13 @@ func (r *runner) env(step *document.Step) *actions.Env {
 	if step != nil {
 		l.step, l.action = step.Name, step.Action
 	}
+	r.tagMu.Lock()
+	tags := maps.Clone(r.tags)
+	r.tagMu.Unlock()
 	return &actions.Env{
 		Clients:     r.o.Clients,
 		Ledger:      r.ledger,
-		Tags:        maps.Clone(r.tags),
+		Tags:        tags,
 		ExecutionID: r.executionID,
 		Log:         l,
 	}

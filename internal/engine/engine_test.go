@@ -898,7 +898,7 @@ func TestRunEnv(t *testing.T) {
 	o.ExecutionID = "exec-9"
 	o.BakeKey = "bk-123"
 	o.Tags = map[string]string{"team": "platform", TagManaged: "no"}
-	withSweep(t, func(context.Context, *actions.Env, string, string, []string) (actions.SweepReport, error) {
+	withSweep(t, func(context.Context, *actions.Env, actions.SweepOptions) (actions.SweepReport, error) {
 		return actions.SweepReport{}, nil
 	})
 	if _, err := Run(context.Background(), doc(step("a", "aws:sleep"), step("b", "aws:sleep")), nil, o); err != nil {
@@ -906,6 +906,11 @@ func TestRunEnv(t *testing.T) {
 	}
 	want := map[string]string{"team": "platform", TagManaged: "true", TagExecutionID: "exec-9", TagBakeKey: "bk-123"}
 	for _, c := range s.calls {
+		lease, err := time.Parse(time.RFC3339, c.env.Tags[actions.TagLease])
+		if err != nil || !lease.Equal(o.Now().Add(10*time.Minute).Truncate(time.Second)) {
+			t.Errorf("step %s lease tag %q: want about 10 minutes ahead", c.step, c.env.Tags[actions.TagLease])
+		}
+		delete(c.env.Tags, actions.TagLease)
 		if !reflect.DeepEqual(c.env.Tags, want) {
 			t.Errorf("step %s tags = %v, want %v", c.step, c.env.Tags, want)
 		}
@@ -951,7 +956,7 @@ func TestRunLogEvents(t *testing.T) {
 	}
 }
 
-func withSweep(t *testing.T, f func(context.Context, *actions.Env, string, string, []string) (actions.SweepReport, error)) {
+func withSweep(t *testing.T, f func(context.Context, *actions.Env, actions.SweepOptions) (actions.SweepReport, error)) {
 	t.Helper()
 	old := sweepFunc
 	sweepFunc = f
@@ -959,81 +964,79 @@ func withSweep(t *testing.T, f func(context.Context, *actions.Env, string, strin
 }
 
 func TestRunSweep(t *testing.T) {
-	var order []string
-	var gotKey, gotValue string
-	var gotKeep []string
-	withSweep(t, func(_ context.Context, env *actions.Env, key, value string, keep []string) (actions.SweepReport, error) {
-		order = append(order, "sweep")
-		gotKey, gotValue, gotKeep = key, value, keep
-		return actions.SweepReport{Terminated: []string{"i-dead"}, Deregistered: []string{"ami-dead"}}, nil
+	var got actions.SweepOptions
+	var gotExec string
+	swept := make(chan struct{})
+	withSweep(t, func(_ context.Context, env *actions.Env, o actions.SweepOptions) (actions.SweepReport, error) {
+		defer close(swept)
+		got, gotExec = o, env.ExecutionID
+		return actions.SweepReport{
+			CleanupReport: actions.CleanupReport{Terminated: []string{"i-dead"}, Deregistered: []string{"ami-dead"}},
+			Spared:        []string{"instance i-live: its bake is still running (lease live)"},
+		}, nil
 	})
 	s := &script{behaviour: map[string]fakeAction{"a": func(context.Context, *actions.Env, *document.Step, map[string]any) (actions.Result, error) {
-		order = append(order, "a")
 		return actions.Result{}, nil
 	}}}
 	ev := &events{}
 	o := options(s, ev)
 	o.BakeKey = "bk-1"
 	o.KeepImageIDs = []string{"ami-instate"}
-	if _, err := Run(context.Background(), doc(step("a", "aws:sleep")), nil, o); err != nil {
+	res, err := Run(context.Background(), doc(step("a", "aws:sleep")), nil, o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(order, []string{"sweep", "a"}) {
-		t.Errorf("order %v: the sweep must come before the first step", order)
+	select {
+	case <-swept:
+	default:
+		t.Fatal("Run returned before its sweep ended")
 	}
-	if gotKey != TagBakeKey || gotValue != "bk-1" || !reflect.DeepEqual(gotKeep, []string{"ami-instate"}) {
-		t.Errorf("sweep(%q, %q, %v)", gotKey, gotValue, gotKeep)
+	if got.TagKey != TagBakeKey || got.TagValue != "bk-1" || got.ExecutionTag != TagExecutionID ||
+		!reflect.DeepEqual(got.KeepImageIDs, []string{"ami-instate"}) || got.Now.IsZero() || gotExec != res.ExecutionID {
+		t.Errorf("sweep options %+v, execution %q", got, gotExec)
 	}
 	sw := ev.of(EventSweep)
 	if len(sw) != 1 || !reflect.DeepEqual(sw[0].Fields["terminated"], []string{"i-dead"}) ||
-		!reflect.DeepEqual(sw[0].Fields["deregistered"], []string{"ami-dead"}) || sw[0].Fields["bake_key"] != "bk-1" {
+		!reflect.DeepEqual(sw[0].Fields["deregistered"], []string{"ami-dead"}) || sw[0].Fields["bake_key"] != "bk-1" ||
+		sw[0].Fields["spared"] == nil {
 		t.Errorf("sweep events = %+v", sw)
 	}
 
 	// Without a bake key nothing is swept.
-	order = nil
+	calls := 0
+	withSweep(t, func(context.Context, *actions.Env, actions.SweepOptions) (actions.SweepReport, error) {
+		calls++
+		return actions.SweepReport{}, nil
+	})
 	o.BakeKey = ""
 	if _, err := Run(context.Background(), doc(step("a", "aws:sleep")), nil, o); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(order, []string{"a"}) {
-		t.Errorf("order %v without a bake key", order)
+	if calls != 0 {
+		t.Errorf("swept %d times without a bake key", calls)
 	}
 }
 
-func TestRunSweepSkipsConcurrentSameKey(t *testing.T) {
-	var swept []string
-	withSweep(t, func(_ context.Context, _ *actions.Env, _, value string, _ []string) (actions.SweepReport, error) {
-		swept = append(swept, value)
+// The sweep runs alongside the first steps: a slow sweep does not hold them up.
+func TestRunSweepDoesNotDelayTheFirstStep(t *testing.T) {
+	release := make(chan struct{})
+	withSweep(t, func(ctx context.Context, _ *actions.Env, _ actions.SweepOptions) (actions.SweepReport, error) {
+		<-release
 		return actions.SweepReport{}, nil
 	})
-	inner := &events{}
-	var innerErr error
-	s := &script{behaviour: map[string]fakeAction{"outer": func(context.Context, *actions.Env, *document.Step, map[string]any) (actions.Result, error) {
-		// A second bake with the same key starts while this one is building.
-		o := options(&script{}, inner)
-		o.BakeKey = "same"
-		_, innerErr = Run(context.Background(), doc(step("inner", "aws:sleep")), nil, o)
+	s := &script{behaviour: map[string]fakeAction{"a": func(context.Context, *actions.Env, *document.Step, map[string]any) (actions.Result, error) {
+		close(release) // runs while the sweep is still waiting
 		return actions.Result{}, nil
 	}}}
 	o := options(s, nil)
-	o.BakeKey = "same"
-	if _, err := Run(context.Background(), doc(step("outer", "aws:sleep")), nil, o); err != nil || innerErr != nil {
-		t.Fatal(err, innerErr)
-	}
-	if !reflect.DeepEqual(swept, []string{"same"}) {
-		t.Errorf("swept %v, want only the first run to sweep", swept)
-	}
-	if ev := inner.of(EventSweep); len(ev) != 1 || ev[0].Fields["skipped"] == nil {
-		t.Errorf("inner sweep events = %+v", ev)
-	}
-	if len(activeBakeKeys.n) != 0 {
-		t.Errorf("active bake keys left: %v", activeBakeKeys.n)
+	o.BakeKey = "k"
+	if _, err := Run(context.Background(), doc(step("a", "aws:sleep")), nil, o); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestRunSweepFailureDoesNotStopTheRun(t *testing.T) {
-	withSweep(t, func(context.Context, *actions.Env, string, string, []string) (actions.SweepReport, error) {
+	withSweep(t, func(context.Context, *actions.Env, actions.SweepOptions) (actions.SweepReport, error) {
 		return actions.SweepReport{}, errors.New("UnauthorizedOperation: not allowed")
 	})
 	s := &script{}

@@ -121,8 +121,8 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	f.launch("i-lost")
 	var asked []string
 	old := discoverFunc
-	discoverFunc = func(ctx context.Context, env *actions.Env, key, value string) ([]string, error) {
-		asked = append(asked, key+"="+value)
+	discoverFunc = func(ctx context.Context, env *actions.Env, key string) ([]string, error) {
+		asked = append(asked, key+"="+env.ExecutionID)
 		env.Ledger.RecordInstance("i-lost")
 		env.Ledger.RecordImage(env.Clients.Region, "ami-lost")
 		return []string{"ami-lost"}, nil
@@ -150,7 +150,7 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	}
 
 	// A discovery that fails is reported; cleanup goes on from the ledger.
-	discoverFunc = func(context.Context, *actions.Env, string, string) ([]string, error) {
+	discoverFunc = func(context.Context, *actions.Env, string) ([]string, error) {
 		return nil, errors.New("UnauthorizedOperation")
 	}
 	f = newFakeEC2()
