@@ -105,3 +105,50 @@ func guardBuilders(ctx context.Context, env *Env, ids []string, f func(context.C
 	wg.Wait()
 	return err
 }
+
+// TerminateBuilders terminates the builders a resource kept (kept_instance_ids
+// in state), as far as they are still there and were launched by the run
+// executionID: state can be edited, so the client token is checked again. It
+// returns the ids it refused to touch, and the error of what it could not
+// terminate.
+func TerminateBuilders(ctx context.Context, env *Env, executionID string, ids []string) (refused []string, err error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := describeInstances(ctx, env, []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}})
+	if err != nil {
+		return nil, fmt.Errorf("describing kept builders %v: %w", ids, err)
+	}
+	var mine []string
+	for _, in := range found {
+		id := aws.ToString(in.InstanceId)
+		switch {
+		case in.State != nil && in.State.Name == ec2types.InstanceStateNameTerminated:
+		case !LaunchedBy(in, executionID):
+			refused = append(refused, id)
+		default:
+			mine = append(mine, id)
+		}
+	}
+	rep := terminate(ctx, env, mine)
+	return refused, rep.err()
+}
+
+// InstancesNotTerminated returns those of ids that AWS lists in a state other
+// than terminated.
+func InstancesNotTerminated(ctx context.Context, env *Env, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := describeInstances(ctx, env, []ec2types.Filter{{Name: aws.String("instance-id"), Values: ids}})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, in := range found {
+		if in.State == nil || in.State.Name != ec2types.InstanceStateNameTerminated {
+			out = append(out, aws.ToString(in.InstanceId))
+		}
+	}
+	return out, nil
+}

@@ -71,3 +71,15 @@ func TagImage(ctx context.Context, clients *awsx.Clients, imageID string, set ma
 func FetchDocument(ctx context.Context, clients *awsx.Clients, name string) (string, error) {
 	return actions.FetchDocument(ctx, clients, name)
 }
+
+// TerminateKeptBuilders terminates the builders an image resource kept, once
+// proven to be the run's own (see actions.TerminateBuilders).
+func TerminateKeptBuilders(ctx context.Context, clients *awsx.Clients, executionID string, ids []string) (refused []string, err error) {
+	return actions.TerminateBuilders(ctx, &actions.Env{Clients: clients, Ledger: actions.NewLedger(), ExecutionID: executionID}, executionID, ids)
+}
+
+// InstancesNotTerminated returns those of ids that still exist and are not
+// terminated.
+func InstancesNotTerminated(ctx context.Context, clients *awsx.Clients, ids []string) ([]string, error) {
+	return actions.InstancesNotTerminated(ctx, &actions.Env{Clients: clients}, ids)
+}

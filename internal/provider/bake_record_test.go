@@ -107,16 +107,17 @@ func TestBakeErrorDetailBuilders(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		leftovers []string
-		keep      bool
+		kept      []engine.KeptInstance
 		want      string
 	}{
-		{"terminated", nil, false, "i-1 (all terminated)"},
-		{"kept on request", nil, true, "i-1 (left running: keep_builder_instances is true)"},
-		{"image left, builder terminated", []string{"ami-1"}, false, "i-1 (all terminated)"},
-		{"builder left", []string{"i-1"}, false, "Not removed (clean up by hand if a later apply does not): i-1"},
+		{"terminated", nil, nil, "i-1 (all terminated)"},
+		// Reported with the state it was left in, not as "running".
+		{"kept on request", nil, []engine.KeptInstance{{ID: "i-1", State: "stopped"}}, "i-1 (kept, as keep_builder_instances asks: i-1 stopped)"},
+		{"image left, builder terminated", []string{"ami-1"}, nil, "i-1 (all terminated)"},
+		{"builder left", []string{"i-1"}, nil, "Not removed (clean up by hand if a later apply does not): i-1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := bakeErrorDetail(err, &engine.Result{Instances: []string{"i-1"}, Leftovers: tt.leftovers}, tt.keep)
+			got := bakeErrorDetail(err, &engine.Result{Instances: []string{"i-1"}, Leftovers: tt.leftovers, Kept: tt.kept})
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("detail lacks %q:\n%s", tt.want, got)
 			}

@@ -301,10 +301,14 @@ func waitInPause(t *testing.T, r *running, marker string) {
 	waitUntil(t, r, time.Minute, "the pause step to start", func() bool { return started.MatchString(r.out.String()) })
 }
 
-// pausingCLI is a working directory whose recipe pauses, with provider logs on.
-func pausingCLI(t *testing.T, pluginDir, marker string) *cli {
-	return newCLI(t, pluginDir, cliConfig(marker, "", pausingRecipe("bake", marker, "")), "TF_LOG_PROVIDER=INFO")
+// pausingCLI is a working directory whose recipe pauses, with provider logs
+// on; extra goes into the provider block.
+func pausingCLI(t *testing.T, pluginDir, marker, extra string) *cli {
+	return newCLI(t, pluginDir, cliConfig(marker, extra, pausingRecipe("bake", marker, "")), "TF_LOG_PROVIDER=INFO")
 }
+
+// shortLease makes a killed bake's leftovers sweepable within seconds.
+const shortLease = `  lease_duration = "3s"`
 
 // interruptExit is how long Terraform took to exit after SIGINT; reported in
 // the test log.
@@ -320,6 +324,10 @@ func TestAccTerraformCLI(t *testing.T) {
 	t.Run("crash", func(t *testing.T) { testCLICrashRecovery(t, pluginDir) })
 	t.Run("destroy", func(t *testing.T) { testCLIDestroyEdges(t, pluginDir) })
 	t.Run("secrets", func(t *testing.T) { testCLISecrets(t, pluginDir) })
+	t.Run("two-workspaces", func(t *testing.T) { testCLITwoWorkspaces(t, pluginDir) })
+	t.Run("kept-builder", func(t *testing.T) { testCLIKeptBuilder(t, pluginDir) })
+	t.Run("forged-tags", func(t *testing.T) { testCLIForgedTags(t, pluginDir) })
+	t.Run("not-whole", func(t *testing.T) { testCLINotWhole(t, pluginDir) })
 }
 
 // testCLIInterrupt: Ctrl-C while a step runs ends the apply within
@@ -327,7 +335,7 @@ func TestAccTerraformCLI(t *testing.T) {
 func testCLIInterrupt(t *testing.T, pluginDir string) {
 	marker := fmt.Sprintf("cli-int-%d", testRunID())
 	putParameter(t, "/amibake-test/"+marker+"/pause", "PT10M", false)
-	c := pausingCLI(t, pluginDir, marker)
+	c := pausingCLI(t, pluginDir, marker, "")
 
 	apply := c.start("apply", "-auto-approve", "-input=false")
 	waitInPause(t, apply, marker)
@@ -363,14 +371,14 @@ func testCLIInterrupt(t *testing.T, pluginDir string) {
 }
 
 // testCLICrashRecovery: kill -9 of Terraform and the provider mid-bake leaves
-// a builder and an image; the next apply (same bake key) removes both before
-// it bakes, and ends with exactly one image. A later bake with the same key
-// never removes a product.
+// a builder and an image; once their lease has expired, the next apply (same
+// bake key) removes both, and ends with exactly one image. A later bake with
+// the same key never removes a product.
 func testCLICrashRecovery(t *testing.T, pluginDir string) {
 	marker := fmt.Sprintf("cli-crash-%d", testRunID())
 	param := "/amibake-test/" + marker + "/pause"
 	putParameter(t, param, "PT10M", false)
-	c := pausingCLI(t, pluginDir, marker)
+	c := pausingCLI(t, pluginDir, marker, shortLease)
 
 	apply := c.start("apply", "-auto-approve", "-input=false")
 	waitInPause(t, apply, marker)
@@ -390,6 +398,7 @@ func testCLICrashRecovery(t *testing.T, pluginDir string) {
 	}
 
 	putParameter(t, param, "PT0S", false)
+	time.Sleep(4 * time.Second) // the killed bake's lease (3s) runs out
 	out := c.mustRun("apply", "-auto-approve", "-input=false")
 	state := c.stateResources()["amibake_image.bake"]
 	product, _ := state["image_id"].(string)
@@ -413,7 +422,7 @@ func testCLICrashRecovery(t *testing.T, pluginDir string) {
 
 	// A second bake with the same key (same recipe and parameters) runs its
 	// sweep after the first finished: the first image is a product and stays.
-	c.write(cliConfig(marker, "", pausingRecipe("bake", marker, "")+pausingRecipe("again", marker, "  depends_on = [amibake_image.bake]")))
+	c.write(cliConfig(marker, shortLease, pausingRecipe("bake", marker, "")+pausingRecipe("again", marker, "  depends_on = [amibake_image.bake]")))
 	c.mustRun("apply", "-auto-approve", "-input=false")
 	res := c.stateResources()
 	again, _ := res["amibake_image.again"]["image_id"].(string)

@@ -610,7 +610,7 @@ func runMatrixCase(t *testing.T, c matrixCase, marker string, plain *awsx.Client
 	// What the provider tells the user.
 	told := ""
 	if rec.err != nil {
-		told = rec.err.Error() + "\n" + bakeErrorDetail(rec.err, res, c.keepInstances)
+		told = rec.err.Error() + "\n" + bakeErrorDetail(rec.err, res)
 	}
 	if summary, detail := continuedFailures(res, nil); summary != "" {
 		told += "\n" + summary + "\n" + detail

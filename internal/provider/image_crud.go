@@ -66,6 +66,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		Clients:              clients,
 		Tags:                 r.data.defaultTags,
 		BakeKey:              key,
+		LeaseDuration:        r.data.leaseDuration,
 		KeepBuilderInstances: m.KeepBuilderInstances.ValueBool(),
 		ImageOutput:          outputName,
 		Secrets:              secrets,
@@ -77,19 +78,28 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	rec := recordBake(res, runErr, outputName)
+	if res != nil && len(res.Kept) > 0 {
+		resp.Diagnostics.AddWarning("Builder Instances Kept", keptText(res.Kept))
+	}
 	if rec.err != nil {
-		resp.Diagnostics.AddError("Bake Failed", redact(bakeErrorDetail(rec.err, res, m.KeepBuilderInstances.ValueBool()), secrets))
-		// What cleanup could not remove is kept in state (the resource is then
-		// tainted), so that terraform destroy or the next apply removes it.
-		if rec.imageID != "" {
+		resp.Diagnostics.AddError("Bake Failed", redact(bakeErrorDetail(rec.err, res), secrets))
+		// What cleanup could not remove, and builders kept on request, are
+		// kept in state (the resource is then tainted), so that terraform
+		// destroy or the next apply removes them.
+		if rec.imageID != "" || (res != nil && len(res.Kept) > 0) {
 			m.ImageID = types.StringValue(rec.imageID)
 			m.ID = m.ImageID
+			if rec.imageID == "" {
+				m.ID = types.StringValue("bake-" + res.ExecutionID) // only kept builders to track
+			}
 			resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
 			m.SnapshotIDs, diags = types.ListValueFrom(ctx, types.StringType, rec.snapshots)
 			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, leftoversKey, []byte("true"))...)
-			resp.Diagnostics.AddWarning("Leftovers Kept in State", rec.keptText())
+			if rec.imageID != "" {
+				resp.Diagnostics.AddWarning("Leftovers Kept in State", rec.keptText())
+			}
 		}
 		return
 	}
@@ -107,9 +117,29 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 			resp.Diagnostics.AddWarning("Cannot Tag Image", err.Error())
 		}
 	}
-	_, diags = r.refresh(ctx, &m, true)
+	gone, diags := r.refresh(ctx, &m, true)
 	resp.Diagnostics.Append(diags...)
+	if gone {
+		// Deregistered between the end of the bake and now: no dead id in state.
+		resp.Diagnostics.AddError("Baked Image Gone",
+			fmt.Sprintf("Image %s was deregistered (or failed) right after the bake, outside this apply; it is not recorded. Apply again to bake it anew.", imageID))
+		return
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// keptText names the builders a bake left in place, with their state.
+func keptText(kept []engine.KeptInstance) string {
+	lines := make([]string, len(kept))
+	for i, k := range kept {
+		st := k.State
+		if st == "" {
+			st = "state unknown"
+		}
+		lines[i] = fmt.Sprintf("  %s (%s)", k.ID, st)
+	}
+	return "keep_builder_instances is true, so these builder instances were left in place:\n" + strings.Join(lines, "\n") +
+		"\nThey are recorded in kept_instance_ids, never removed by a later bake, and terminated when this resource is destroyed."
 }
 
 // bakeRecord is what Create keeps in state after a run: the product and its
@@ -244,6 +274,12 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 	}
 	m.Steps, d = types.ListValue(stepResultType, steps)
 	diags.Append(d...)
+	kept := []string{}
+	for _, k := range res.Kept {
+		kept = append(kept, k.ID)
+	}
+	m.KeptInstanceIDs, d = types.ListValueFrom(ctx, types.StringType, kept)
+	diags.Append(d...)
 	if m.SnapshotIDs.IsUnknown() {
 		m.SnapshotIDs = types.ListValueMust(types.StringType, []attr.Value{})
 	}
@@ -304,6 +340,19 @@ func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, pri
 			remains = append(remains, "copy "+id)
 		}
 	}
+	var kept []string
+	if !m.KeptInstanceIDs.IsNull() && !m.KeptInstanceIDs.IsUnknown() {
+		diags.Append(m.KeptInstanceIDs.ElementsAs(ctx, &kept, false)...)
+	}
+	if len(kept) > 0 {
+		alive, err := engine.InstancesNotTerminated(ctx, clients, kept)
+		if err != nil {
+			diags.AddError("Cannot Read Kept Builders", fmt.Sprintf("DescribeInstances %v: %s", kept, err))
+		}
+		for _, id := range alive {
+			remains = append(remains, "kept builder "+id)
+		}
+	}
 	if b, _ := private.GetKey(ctx, leftoversKey); string(b) == "true" {
 		var snapshots []string
 		diags.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
@@ -328,8 +377,11 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 		return false, diags
 	}
 	id := m.ImageID.ValueString()
+	if m.ImageID.IsNull() || m.ImageID.IsUnknown() {
+		id = m.ID.ValueString() // an import: only the id is known
+	}
 	if id == "" {
-		id = m.ID.ValueString()
+		return true, diags // a failed bake that kept only its builders
 	}
 	img, err := engine.DescribeImage(ctx, clients, id)
 	if err != nil {
@@ -380,6 +432,9 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if m.Steps.IsNull() || m.Steps.IsUnknown() {
 		m.Steps = types.ListValueMust(stepResultType, []attr.Value{})
 	}
+	if m.KeptInstanceIDs.IsNull() || m.KeptInstanceIDs.IsUnknown() {
+		m.KeptInstanceIDs = types.ListValueMust(types.StringType, []attr.Value{})
+	}
 	// Only the tag keys this resource manages are refreshed, so drift in them shows in the plan.
 	if !afterCreate && !m.Tags.IsNull() {
 		managed := map[string]string{}
@@ -428,6 +483,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	plan.StepOutputs, plan.SnapshotIDs = state.StepOutputs, state.SnapshotIDs
 	plan.Region, plan.AccountID = state.Region, state.AccountID
 	plan.Steps, plan.Copies = state.Steps, state.Copies
+	plan.KeptInstanceIDs = state.KeptInstanceIDs
 	_, diags = r.refresh(ctx, &plan, true)
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -438,6 +494,10 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	defer recoverPanic(ctx, "amibake_image delete", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.terminateKept(ctx, m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -476,6 +536,34 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 			"These images could not be removed; the resource stays in state so that the next destroy tries again:\n  "+
 				strings.Join(failed, "\n  "))
 	}
+}
+
+// terminateKept terminates the builders the bake kept (keep_builder_instances).
+func (r *imageResource) terminateKept(ctx context.Context, m imageResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	var ids []string
+	if !m.KeptInstanceIDs.IsNull() && !m.KeptInstanceIDs.IsUnknown() {
+		diags.Append(m.KeptInstanceIDs.ElementsAs(ctx, &ids, false)...)
+	}
+	if len(ids) == 0 || diags.HasError() {
+		return diags
+	}
+	clients, d := r.data.Clients(ctx)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	refused, err := engine.TerminateKeptBuilders(ctx, clients, m.ExecutionID.ValueString(), ids)
+	if len(refused) > 0 {
+		diags.AddWarning("Kept Builders Not Terminated",
+			fmt.Sprintf("These instances are listed in kept_instance_ids but were not launched by bake %s, so they were left alone: %s",
+				m.ExecutionID.ValueString(), strings.Join(refused, ", ")))
+	}
+	if err != nil {
+		diags.AddError("Cannot Terminate Kept Builders",
+			err.Error()+"\nThe resource stays in state so that the next destroy tries again.")
+	}
+	return diags
 }
 
 // destroyImages deregisters an image and its copies and, when asked, deletes
@@ -584,7 +672,7 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func bakeErrorDetail(err error, res *engine.Result, keepBuilders bool) string {
+func bakeErrorDetail(err error, res *engine.Result) string {
 	var b strings.Builder
 	b.WriteString(err.Error())
 	if res != nil && len(res.Steps) > 0 {
@@ -596,8 +684,15 @@ func bakeErrorDetail(err error, res *engine.Result, keepBuilders bool) string {
 	if res != nil && len(res.Instances) > 0 {
 		fmt.Fprintf(&b, "\nBuilder instances launched: %s", strings.Join(res.Instances, ", "))
 		switch {
-		case keepBuilders:
-			b.WriteString(" (left running: keep_builder_instances is true)")
+		case len(res.Kept) > 0:
+			kept := make([]string, len(res.Kept))
+			for i, k := range res.Kept {
+				kept[i] = k.ID
+				if k.State != "" {
+					kept[i] += " " + k.State
+				}
+			}
+			fmt.Fprintf(&b, " (kept, as keep_builder_instances asks: %s)", strings.Join(kept, ", "))
 		case !slices.ContainsFunc(res.Instances, func(id string) bool { return slices.Contains(res.Leftovers, id) }):
 			b.WriteString(" (all terminated)")
 		}

@@ -80,6 +80,7 @@ type imageResourceModel struct {
 	AccountID                types.String   `tfsdk:"account_id"`
 	Steps                    types.List     `tfsdk:"steps"`
 	Copies                   types.Map      `tfsdk:"copies"`
+	KeptInstanceIDs          types.List     `tfsdk:"kept_instance_ids"`
 }
 
 func (m imageResourceModel) recipe() recipeHCL {
@@ -195,7 +196,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["id"] = computedString("Same as `image_id`.")
 	attrs["image_id"] = computedString("The baked AMI id.")
 	attrs["execution_id"] = computedString("The bake's execution id (`{{automation:EXECUTION_ID}}`); everything it created is tagged `amibake:execution-id`.")
-	attrs["bake_key"] = computedString("Hash of recipe, parameters and triggers; a bake with the same key first removes builder instances left by a bake that died.")
+	attrs["bake_key"] = computedString("Hash of recipe, parameter names and values and triggers (sensitive values excluded). " +
+		"A bake with the same key removes what a bake of the same key that died left behind, once that bake's lease has expired (see the provider's `lease_duration`).")
 	attrs["region"] = computedString("Region the image was baked in.")
 	attrs["account_id"] = computedString("Account the image was baked in.")
 	attrs["step_outputs"] = schema.MapAttribute{
@@ -220,6 +222,12 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"finished_at": schema.StringAttribute{Computed: true, MarkdownDescription: "End time, RFC 3339 UTC."},
 			"message":     schema.StringAttribute{Computed: true, MarkdownDescription: "Why the step failed; empty on success."},
 		}},
+	}
+	attrs["kept_instance_ids"] = schema.ListAttribute{
+		ElementType: types.StringType, Computed: true,
+		MarkdownDescription: "Builder instances left in place because `keep_builder_instances` is true. They are marked kept (no later bake removes them) " +
+			"and are terminated when this resource is destroyed.",
+		PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 	}
 	attrs["copies"] = schema.MapAttribute{
 		ElementType: types.StringType, Computed: true,

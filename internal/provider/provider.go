@@ -59,6 +59,7 @@ type providerModel struct {
 	AssumeRole                *assumeRoleModel  `tfsdk:"assume_role"`
 	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
 	DefaultTags               *defaultTagsModel `tfsdk:"default_tags"`
+	LeaseDuration             types.String      `tfsdk:"lease_duration"`
 }
 
 type assumeRoleModel struct {
@@ -142,6 +143,15 @@ func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			"skip_requesting_account_id": schema.BoolAttribute{
 				Optional:            true,
 				MarkdownDescription: "Do not ask STS for the account id; `{{global:ACCOUNT_ID}}` is then empty.",
+			},
+			"lease_duration": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long a bake vouches for what it creates without renewing (a Go duration, default `10m`). " +
+					"A running bake tags its builders, images and snapshots with `amibake:lease-expires` and renews it every third of this. " +
+					"When a bake dies (the runner is killed), the next bake of the same recipe removes its leftovers once their lease has expired, " +
+					"and only those it can prove a bake made (by the instance's client token and the image's source instance, which tags cannot forge). " +
+					"Live bakes of the same recipe in other workspaces and builders kept with `keep_builder_instances` are never touched.",
+				Validators: []validator.String{durationValidator{}},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -235,6 +245,9 @@ func (p *amibakeProvider) Configure(ctx context.Context, req provider.ConfigureR
 	}
 
 	data := newProviderData(cfg, tags)
+	if d := m.LeaseDuration.ValueString(); d != "" {
+		data.leaseDuration, _ = time.ParseDuration(d) // checked by the validator
+	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }

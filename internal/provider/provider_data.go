@@ -18,6 +18,9 @@ import (
 type providerData struct {
 	cfg         awsx.Config
 	defaultTags map[string]string
+	// leaseDuration is the bakes' lease (engine.Options.LeaseDuration); zero
+	// keeps the engine's default.
+	leaseDuration time.Duration
 
 	once    sync.Once
 	clients *awsx.Clients
