@@ -121,7 +121,8 @@ func TestLaunchToken(t *testing.T) {
 	if a == b || len(a) > 64 || !strings.HasPrefix(a, "amibake-"+exec+"-") {
 		t.Errorf("tokens %q, %q: want distinct, at most 64 characters, naming the run", a, b)
 	}
-	if LaunchToken(exec, "mine") != LaunchToken(exec, "mine") || LaunchToken(exec, "mine") == LaunchToken("other", "mine") {
+	first, again := LaunchToken(exec, "mine"), LaunchToken(exec, "mine")
+	if first != again || first == LaunchToken("other", "mine") {
 		t.Error("a document's token must give the same launch token within a run, and another across runs")
 	}
 	in := ec2types.Instance{ClientToken: &a}

@@ -24,13 +24,13 @@ import (
 // parameter, either before imaging it (afterImage false) or after; then it
 // stops the builder (before) or terminates it (after).
 func trustRecipe(name, marker string, afterImage bool, more string) string {
-	pause := fmt.Sprintf(`  step {
+	pause := `  step {
     name = "pause"
     sleep {
       duration = "{{ pause }}"
     }
   }
-`)
+`
 	stop := `  step {
     name = "stop"
     change_instance_state {
