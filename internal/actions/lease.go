@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -11,16 +12,18 @@ import (
 
 // RenewLease sets the lease tag to value on everything the run created that
 // still exists: instances not terminated, images not removed and their
-// snapshots. New resources get the lease through env.Tags at creation.
-func RenewLease(ctx context.Context, env *Env, value string) error {
+// snapshots, except the ids in except. New resources get the lease through
+// env.Tags at creation. A run that ends renews with the time it ends: what
+// its cleanup could not remove is then a dead run's, for the next sweep.
+func RenewLease(ctx context.Context, env *Env, value string, except ...string) error {
 	byRegion := map[string][]string{}
 	for _, in := range env.Ledger.Instances() {
-		if !in.Terminated {
+		if !in.Terminated && !slices.Contains(except, in.ID) {
 			byRegion[""] = append(byRegion[""], in.ID)
 		}
 	}
 	for _, img := range env.Ledger.Images() {
-		if !img.Deleted {
+		if !img.Deleted && !slices.Contains(except, img.ID) {
 			byRegion[img.Region] = append(byRegion[img.Region], img.ID)
 			byRegion[img.Region] = append(byRegion[img.Region], img.Snapshots...)
 		}

@@ -179,6 +179,15 @@ func Run(ctx context.Context, doc *document.Document, params map[string]string, 
 		res.Kept = r.keepBuilders(ctx)
 	}
 	stopLease()
+	var products []string
+	if runErr == nil {
+		for _, im := range r.ledger.Images() {
+			if !r.discard[im.ID] {
+				products = append(products, im.ID)
+			}
+		}
+	}
+	r.releaseLease(ctx, products, res.Kept)
 	r.fillLedger(res)
 	res.Secrets = r.secretValues()
 	if cleanupErr != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,48 @@ func (r *runner) holdLease(ctx context.Context) (stop func()) {
 			wg.Wait()
 		})
 	}
+}
+
+// releaseLease ends the lease on what the run leaves behind that is neither
+// its product nor a kept builder (what cleanup could not remove), so that the
+// next sweep with the same bake key may remove it at once.
+func (r *runner) releaseLease(ctx context.Context, products []string, kept []KeptInstance) {
+	except := slices.Clone(products)
+	for _, k := range kept {
+		except = append(except, k.ID)
+	}
+	if r.o.Clients == nil || r.o.Clients.EC2 == nil || !r.leavesSomething(except) {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+	var err error
+	if perr := r.protect(func() error {
+		err = renewLeaseFunc(cctx, r.env(nil), actions.LeaseValue(r.now()), except...)
+		return nil
+	}); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		r.emit(Event{Kind: EventLog, Fields: map[string]any{
+			"message": "could not release the lease on what cleanup left; a later bake with the same key removes it once the lease expires",
+			"error":   errorText(err),
+		}})
+	}
+}
+
+func (r *runner) leavesSomething(except []string) bool {
+	for _, in := range r.ledger.Instances() {
+		if !in.Terminated && !slices.Contains(except, in.ID) {
+			return true
+		}
+	}
+	for _, im := range r.ledger.Images() {
+		if !im.Deleted && !slices.Contains(except, im.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // setLease sets the lease value new resources are tagged with and returns it.

@@ -353,7 +353,14 @@ func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, pri
 			remains = append(remains, "kept builder "+id)
 		}
 	}
+	// The snapshots in state are the bake's own: after a failed bake (kept
+	// in state) or when the image was deregistered outside Terraform, which
+	// leaves them behind. Destroy removes them, unless told to keep them.
+	failedBake := false
 	if b, _ := private.GetKey(ctx, leftoversKey); string(b) == "true" {
+		failedBake = true
+	}
+	if failedBake || m.DeleteSnapshotsOnDestroy.IsNull() || m.DeleteSnapshotsOnDestroy.ValueBool() {
 		var snapshots []string
 		diags.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
 		live, err := engine.SnapshotsExisting(ctx, clients, snapshots)

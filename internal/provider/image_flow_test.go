@@ -410,7 +410,7 @@ resource "amibake_image" "broken" {
 // import by AMI id adopts the image without a rebuild.
 func TestAccImage_driftAndImport(t *testing.T) {
 	var executions []string
-	var firstID string
+	var firstID, firstSnapshot string
 	cfg := config(fmt.Sprintf(`
 resource "amibake_image" "drift" {
 %s}
@@ -426,6 +426,7 @@ resource "amibake_image" "drift" {
 					rememberExecution("amibake_image.drift", &executions),
 					func(s *terraform.State) error {
 						firstID, _ = stateAttr(s, "amibake_image.drift", "image_id")
+						firstSnapshot = snapshotOf(t, firstID)
 						return nil
 					},
 				),
@@ -438,8 +439,11 @@ resource "amibake_image" "drift" {
 					}
 				},
 				Config: cfg,
+				// The deregistered image's snapshot is still there: the
+				// resource stays in state and is replaced, whose destroy
+				// removes it, instead of leaving it behind.
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.drift", plancheck.ResourceActionCreate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.drift", plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeTestCheckFunc(
 					rememberExecution("amibake_image.drift", &executions),
@@ -447,6 +451,9 @@ resource "amibake_image" "drift" {
 						id, _ := stateAttr(s, "amibake_image.drift", "image_id")
 						if id == firstID || describeImage(t, id) == nil {
 							return fmt.Errorf("want a new image after drift, got %s (first %s)", id, firstID)
+						}
+						if snap := firstSnapshot; snap != "" && len(snapshotsByID(t, snap)) > 0 {
+							return fmt.Errorf("the deregistered image's snapshot %s was left behind", snap)
 						}
 						return nil
 					},
