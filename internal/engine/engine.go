@@ -78,6 +78,9 @@ type Options struct {
 	// (sensitive parameter values). SecureString parameters read for {{ssm:}}
 	// defaults are added to them as they are resolved.
 	Secrets []string
+	// SensitiveParameters names the parameters whose given values are
+	// secrets: a problem with one names the rule it breaks, not the value.
+	SensitiveParameters []string
 }
 
 // Result is what a run produced. Run returns it even when it fails, so that the

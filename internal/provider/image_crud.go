@@ -69,6 +69,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		KeepBuilderInstances: m.KeepBuilderInstances.ValueBool(),
 		ImageOutput:          outputName,
 		Secrets:              secrets.Secrets(),
+		SensitiveParameters:  sensitiveNames(m),
 		OnEvent:              func(e engine.Event) { logEvent(ctx, e, secrets) },
 	})
 	if res != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -260,12 +261,13 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if !known {
 		return
 	}
-	if _, problems := document.ParameterValues(doc, values); len(problems) > 0 {
+	sensitive := sensitiveNames(m)
+	if _, problems := document.ParameterValues(doc, values, document.SensitiveParameters(sensitive...)); len(problems) > 0 {
 		for _, p := range problems {
 			at := path.Root("parameters")
 			if len(p.Path) >= 2 {
 				name := p.Path[1]
-				if _, secret := sensitiveNames(ctx, m)[name]; secret {
+				if slices.Contains(sensitive, name) {
 					at = path.Root("sensitive_parameters").AtMapKey(name)
 				} else {
 					at = at.AtMapKey(name)
@@ -395,11 +397,13 @@ func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diag
 	return values, true
 }
 
-func sensitiveNames(_ context.Context, m imageResourceModel) map[string]struct{} {
-	out := map[string]struct{}{}
+// sensitiveNames lists the keys of sensitive_parameters, sorted.
+func sensitiveNames(m imageResourceModel) []string {
+	out := make([]string, 0, len(m.SensitiveParameters.Elements()))
 	for k := range m.SensitiveParameters.Elements() {
-		out[k] = struct{}{}
+		out = append(out, k)
 	}
+	slices.Sort(out)
 	return out
 }
 
