@@ -103,7 +103,9 @@ type Result struct {
 	// Leftovers are ids that cleanup should have removed and could not.
 	Leftovers []string
 	// Secrets are the values to hide wherever the caller shows what the run
-	// did: Options.Secrets and the SecureString parameters the run read.
+	// did: Options.Secrets, the SecureString parameters the run read, and
+	// the secrets in the responses of APIs that return them (actions'
+	// Result.Secrets, e.g. a decrypted SSM parameter or a secret access key).
 	// Outputs and errors are not redacted; Steps messages and events are.
 	Secrets []string
 }
