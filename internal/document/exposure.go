@@ -101,7 +101,7 @@ func SecretExposures(d *Document, sensitive, given []string) []Problem {
 			}
 			path := []string{"inputs", ex.input}
 			problems = append(problems, Problem{Step: s.Name, StepIndex: i, Path: path, Pos: stepPos(s, path),
-				Message: fmt.Sprintf("puts the value of %s where others can read it. %s", from, ex.who)})
+				Message: fmt.Sprintf("would let others read the value of %s. %s", from, ex.who)})
 		}
 	}
 	return problems
