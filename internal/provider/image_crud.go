@@ -40,6 +40,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	doc, _, diags := buildImageRecipe(m)
 	resp.Diagnostics.Append(diags...)
 	values, _ := parameterValues(ctx, m, &resp.Diagnostics)
+	if doc != nil {
+		// Checked at plan time too, unless the parameters were unknown then.
+		resp.Diagnostics.Append(secretExposures(doc, m)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}

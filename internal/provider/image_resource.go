@@ -276,6 +276,30 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
 	}
+	resp.Diagnostics.Append(secretExposures(doc, m)...)
+}
+
+// secretExposures reports, as errors, each step input through which a
+// sensitive value would become readable by others (an AMI name or
+// description, a tag, a command's parameters or comment). It says nothing
+// while the names of the parameters are unknown; Create checks again.
+func secretExposures(doc *document.Document, m imageResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if m.SensitiveParameters.IsUnknown() || m.Parameters.IsUnknown() {
+		return diags
+	}
+	given := make([]string, 0, len(m.Parameters.Elements()))
+	for k := range m.Parameters.Elements() {
+		given = append(given, k)
+	}
+	for _, pr := range document.SecretExposures(doc, sensitiveNames(m), given) {
+		at := path.Root("document")
+		if m.Document.IsNull() {
+			at = problemPath(doc, pr)
+		}
+		diags.AddAttributeError(at, "Sensitive Value Where Others Can Read It", pr.Error())
+	}
+	return diags
 }
 
 // recoverPanic, deferred first thing in a resource method, turns a panic into an
