@@ -57,7 +57,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	key, err := bakeKey(doc, values, m.Triggers)
+	key, err := bakeKey(doc, values, sensitiveNames(m), m.Triggers)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot Compute Bake Key", err.Error())
 		return
@@ -525,17 +525,27 @@ func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID s
 	return failed, inUse
 }
 
-// bakeKey is a deterministic hash of what defines a bake: recipe, parameter values and triggers.
-func bakeKey(doc *document.Document, values map[string]string, triggers types.Map) (string, error) {
+// bakeKey is a deterministic hash of what defines a bake: recipe, parameter
+// values and triggers. Sensitive parameters count by name only: the key is
+// put on a tag anyone may read, and a hash of a secret invites guessing.
+func bakeKey(doc *document.Document, values map[string]string, sensitive []string, triggers types.Map) (string, error) {
 	js, err := doc.CanonicalJSON()
 	if err != nil {
 		return "", err
 	}
+	params := map[string]string{}
+	for k, v := range values {
+		if !slices.Contains(sensitive, k) {
+			params[k] = v
+		}
+	}
+	sensitive = slices.Sorted(slices.Values(sensitive))
 	payload, err := json.Marshal(struct {
-		Doc      string            `json:"doc"`
-		Params   map[string]string `json:"params"`
-		Triggers map[string]string `json:"triggers"`
-	}{string(js), values, stringMap(triggers)})
+		Doc       string            `json:"doc"`
+		Params    map[string]string `json:"params"`
+		Sensitive []string          `json:"sensitive,omitempty"`
+		Triggers  map[string]string `json:"triggers"`
+	}{string(js), params, sensitive, stringMap(triggers)})
 	if err != nil {
 		return "", err
 	}
