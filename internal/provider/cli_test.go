@@ -320,6 +320,7 @@ func TestAccTerraformCLI(t *testing.T) {
 	t.Run("crash", func(t *testing.T) { testCLICrashRecovery(t, pluginDir) })
 	t.Run("destroy", func(t *testing.T) { testCLIDestroyEdges(t, pluginDir) })
 	t.Run("secrets", func(t *testing.T) { testCLISecrets(t, pluginDir) })
+	t.Run("secretEncodings", func(t *testing.T) { testCLISecretEncodings(t, pluginDir) })
 }
 
 // testCLIInterrupt: Ctrl-C while a step runs ends the apply within
