@@ -38,6 +38,11 @@ type Result struct {
 	Outputs map[string]any
 	// NextStep is set by aws:branch to the step to run next.
 	NextStep string
+	// Secrets are values the step learned that must not be shown: the
+	// secret fields of an API response (see document.SecretFields). The
+	// engine hides them wherever it reports the run, outputs included. An
+	// action that fails returns them too, since its error may quote them.
+	Secrets []string
 }
 
 // Action runs one step. in holds the step's inputs, templates resolved and

@@ -17,12 +17,12 @@ func (assertAwsResourceProperty) Run(ctx context.Context, env *Env, step *docume
 	if err != nil {
 		return Result{}, err
 	}
-	got, err := property(ctx, env, in, sel)
+	got, secrets, err := property(ctx, env, in, sel)
 	if err != nil {
-		return Result{}, err
+		return Result{Secrets: secrets}, err
 	}
 	if !isDesired(got, desired) {
-		return Result{}, fmt.Errorf("%s is %s, not one of %s", sel, show(got), strings.Join(desired, ", "))
+		return Result{Secrets: secrets}, fmt.Errorf("%s is %s, not one of %s", sel, show(got), strings.Join(desired, ", "))
 	}
-	return Result{Outputs: map[string]any{}}, nil
+	return Result{Outputs: map[string]any{}, Secrets: secrets}, nil
 }

@@ -20,15 +20,15 @@ import (
 type executeAwsAPI struct{}
 
 func (executeAwsAPI) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
-	resp, err := callAPI(ctx, env, in)
+	resp, secrets, err := callAPI(ctx, env, in)
 	if err != nil {
-		return Result{}, err
+		return Result{Secrets: secrets}, err
 	}
 	outs, err := selectOutputs(resp, step.Outputs)
 	if err != nil {
-		return Result{}, err
+		return Result{Secrets: secrets}, err
 	}
-	return Result{Outputs: outs}, nil
+	return Result{Outputs: outs, Secrets: secrets}, nil
 }
 
 // controlInputs are the generic actions' own inputs; everything else is the
@@ -37,8 +37,47 @@ var controlInputs = map[string]bool{"Service": true, "Api": true, "PropertySelec
 
 // callAPI calls in["Api"] on the client for in["Service"] with the remaining
 // inputs as the request, and returns the response as JSON-like values
-// (map[string]any, []any, string, json.Number, bool, nil).
-func callAPI(ctx context.Context, env *Env, in map[string]any) (any, error) {
+// (map[string]any, []any, string, json.Number, bool, nil), and the secrets in
+// it: the values of the fields that document.SecretFields names for the API
+// (a decrypted SecureString, a secret access key, a KMS plaintext).
+func callAPI(ctx context.Context, env *Env, in map[string]any) (any, []string, error) {
+	doc, err := callAPIRaw(ctx, env, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	var secrets []string
+	for _, field := range document.SecretFields(str(in, "Service"), str(in, "Api"), in) {
+		nodes, err := selectNodes(doc, field)
+		if err != nil {
+			continue
+		}
+		for _, n := range nodes {
+			secrets = appendStrings(secrets, n)
+		}
+	}
+	return doc, secrets, nil
+}
+
+// appendStrings appends the non-empty strings inside v.
+func appendStrings(out []string, v any) []string {
+	switch t := v.(type) {
+	case string:
+		if t != "" {
+			out = append(out, t)
+		}
+	case []any:
+		for _, e := range t {
+			out = appendStrings(out, e)
+		}
+	case map[string]any:
+		for _, e := range t {
+			out = appendStrings(out, e)
+		}
+	}
+	return out
+}
+
+func callAPIRaw(ctx context.Context, env *Env, in map[string]any) (any, error) {
 	service := strings.ToLower(str(in, "Service"))
 	api := apiName(str(in, "Api"))
 	if service == "" || api == "" {

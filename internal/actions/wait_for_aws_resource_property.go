@@ -22,9 +22,14 @@ func (waitForAwsResourceProperty) Run(ctx context.Context, env *Env, step *docum
 	}
 	start := time.Now()
 	grace := 12 * env.Clients.Policy.Max
-	var last []string
+	var last, secrets []string
 	err = awsx.Poll(ctx, env.Clients.Policy, func(ctx context.Context) (bool, error) {
-		got, err := property(ctx, env, in, sel)
+		got, more, err := property(ctx, env, in, sel)
+		for _, v := range more {
+			if !slices.Contains(secrets, v) {
+				secrets = append(secrets, v)
+			}
+		}
 		if err != nil {
 			// Waiting on something just created: it may not be visible yet.
 			if awsx.IsNotFound(err) && time.Since(start) < grace {
@@ -37,11 +42,11 @@ func (waitForAwsResourceProperty) Run(ctx context.Context, env *Env, step *docum
 	})
 	if err != nil {
 		if last != nil {
-			return Result{}, fmt.Errorf("%s is %s, waiting for one of %s: %w", sel, show(last), strings.Join(desired, ", "), err)
+			return Result{Secrets: secrets}, fmt.Errorf("%s is %s, waiting for one of %s: %w", sel, show(last), strings.Join(desired, ", "), err)
 		}
-		return Result{}, err
+		return Result{Secrets: secrets}, err
 	}
-	return Result{Outputs: map[string]any{}}, nil
+	return Result{Outputs: map[string]any{}, Secrets: secrets}, nil
 }
 
 func propertyInputs(in map[string]any) (string, []string, error) {
@@ -58,14 +63,14 @@ func propertyInputs(in map[string]any) (string, []string, error) {
 
 // property calls the API and returns the selected values as strings (a
 // selected list contributes its elements).
-func property(ctx context.Context, env *Env, in map[string]any, sel string) ([]string, error) {
-	doc, err := callAPI(ctx, env, in)
+func property(ctx context.Context, env *Env, in map[string]any, sel string) (values, secrets []string, err error) {
+	doc, secrets, err := callAPI(ctx, env, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodes, err := selectNodes(doc, sel)
 	if err != nil {
-		return nil, err
+		return nil, secrets, err
 	}
 	var out []string
 	for _, n := range nodes {
@@ -79,7 +84,7 @@ func property(ctx context.Context, env *Env, in map[string]any, sel string) ([]s
 		s, _ := scalarString(n)
 		out = append(out, s)
 	}
-	return out, nil
+	return out, secrets, nil
 }
 
 // isDesired: something was selected and every selected value is desired.

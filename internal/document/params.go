@@ -2,6 +2,7 @@ package document
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -9,14 +10,37 @@ import (
 	"unicode/utf8"
 )
 
+// ValuesOption changes how ParameterValues reports problems.
+type ValuesOption func(*valuesOptions)
+
+type valuesOptions struct {
+	sensitive map[string]bool
+}
+
+// SensitiveParameters names the parameters whose given values are secrets: a
+// problem with one names the rule it breaks, never the value (nor a "did you
+// mean" that would hint at it).
+func SensitiveParameters(names ...string) ValuesOption {
+	return func(o *valuesOptions) {
+		for _, n := range names {
+			o.sensitive[n] = true
+		}
+	}
+}
+
 // ParameterValues checks the values given for a run against the document's
 // parameters and returns the value of every parameter: given values converted to
 // the parameter's type, defaults for the rest. Defaults may still hold templates
 // ({{ global:DATE_TIME }}, {{ ssm:/name }}); the engine resolves them.
 //
 // StringList, StringMap and MapList values are given as JSON text; a StringList
-// may also be comma-separated.
-func ParameterValues(d *Document, given map[string]string) (map[string]any, []Problem) {
+// may also be comma-separated. Problems quote a given value clipped to a few
+// dozen characters, and never quote a sensitive one (see SensitiveParameters).
+func ParameterValues(d *Document, given map[string]string, opts ...ValuesOption) (map[string]any, []Problem) {
+	o := valuesOptions{sensitive: map[string]bool{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	values := map[string]any{}
 	var problems []Problem
 	add := func(name, format string, args ...any) {
@@ -43,26 +67,45 @@ func ParameterValues(d *Document, given map[string]string) (map[string]any, []Pr
 			}
 			continue
 		}
-		v, err := parseParameterText(p.Type, text)
+		secret := o.sensitive[p.Name]
+		note := ""
+		if secret {
+			note = " (the value is sensitive and not shown)"
+		}
+		v, err := parseParameterText(p.Type, text, secret)
 		if err != nil {
-			add(p.Name, "parameter %q: %s", p.Name, err)
+			add(p.Name, "parameter %q: value %s%s", p.Name, err, note)
 			continue
 		}
-		for _, msg := range checkParameterValue(p, v) {
-			add(p.Name, "parameter %q: value %s", p.Name, msg)
+		for _, msg := range checkValue(p, v, secret) {
+			add(p.Name, "parameter %q: value %s%s", p.Name, msg, note)
 		}
 		values[p.Name] = v
 	}
 	return values, problems
 }
 
-// parseParameterText converts the text given for a parameter to its type.
-func parseParameterText(typ, text string) (any, error) {
+// shownValue is how a problem quotes a value: clipped and quoted, followed by a
+// space; nothing at all for a secret.
+func shownValue(s string, secret bool) string {
+	if secret {
+		return ""
+	}
+	return strconv.Quote(clip(s, maxShownValue)) + " "
+}
+
+// maxShownValue is how many characters of a value a problem quotes.
+const maxShownValue = 60
+
+// parseParameterText converts the text given for a parameter to its type. The
+// error completes "value ...".
+func parseParameterText(typ, text string, secret bool) (any, error) {
+	q := shownValue(text, secret)
 	switch typ {
 	case "Integer":
 		i, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a whole number", text)
+			return nil, fmt.Errorf("%sis not a whole number", q)
 		}
 		return i, nil
 	case "Boolean":
@@ -72,15 +115,22 @@ func parseParameterText(typ, text string) (any, error) {
 		case "false":
 			return false, nil
 		}
-		return nil, fmt.Errorf("%q is not true or false", text)
+		return nil, fmt.Errorf("%sis not true or false", q)
 	case "StringList":
 		t := strings.TrimSpace(text)
 		if strings.HasPrefix(t, "[") {
 			var l []any
 			if err := json.Unmarshal([]byte(t), &l); err != nil {
-				return nil, fmt.Errorf("%q is not a JSON list of strings: %v", clip(text, 60), err)
+				if secret {
+					return nil, errors.New("is not a JSON list of strings")
+				}
+				return nil, fmt.Errorf("%sis not a JSON list of strings: %v", q, err)
 			}
-			return coerceStringList(normalizeValue(l))
+			v, err := coerceStringList(normalizeValue(l))
+			if err != nil && secret {
+				return nil, errors.New("is not a JSON list of strings")
+			}
+			return v, err
 		}
 		if t == "" {
 			return []any{}, nil
@@ -94,13 +144,13 @@ func parseParameterText(typ, text string) (any, error) {
 	case "StringMap":
 		var m map[string]any
 		if err := json.Unmarshal([]byte(text), &m); err != nil || m == nil {
-			return nil, fmt.Errorf("%q is not a JSON object", clip(text, 60))
+			return nil, fmt.Errorf("%sis not a JSON object", q)
 		}
 		return normalizeValue(m), nil
 	case "MapList":
 		var l []map[string]any
 		if err := json.Unmarshal([]byte(text), &l); err != nil {
-			return nil, fmt.Errorf("%q is not a JSON list of objects", clip(text, 60))
+			return nil, fmt.Errorf("%sis not a JSON list of objects", q)
 		}
 		return normalizeValue(l), nil
 	}
@@ -109,53 +159,61 @@ func parseParameterText(typ, text string) (any, error) {
 
 // checkParameterValue checks a literal value (a default or a given value)
 // against a parameter's type and constraints. Each message completes "value ...".
-func checkParameterValue(p Parameter, v any) []string {
+func checkParameterValue(p Parameter, v any) []string { return checkValue(p, v, false) }
+
+// checkValue is checkParameterValue; for a secret, messages name the rule
+// broken and never the value.
+func checkValue(p Parameter, v any, secret bool) []string {
 	var msgs []string
 	var texts []string // the strings allowedValues, allowedPattern and chars apply to
+	kind := kindOf
+	if secret {
+		kind = kindName
+	}
 	switch p.Type {
 	case "String":
 		s, ok := scalarText(v)
 		if !ok || v == nil {
-			return []string{"must be a string, but it is " + kindOf(v)}
+			return []string{"must be a string, but it is " + kind(v)}
 		}
 		texts = []string{s}
 	case "Integer":
 		i, err := coerceInteger(v)
 		if err != nil {
-			return []string{"must be a whole number, but it is " + kindOf(v)}
+			return []string{"must be a whole number, but it is " + kind(v)}
 		}
 		texts = []string{strconv.FormatInt(i.(int64), 10)}
 	case "Boolean":
 		b, err := coerceBoolean(v)
 		if err != nil {
-			return []string{"must be true or false, but it is " + kindOf(v)}
+			return []string{"must be true or false, but it is " + kind(v)}
 		}
 		texts = []string{strconv.FormatBool(b.(bool))}
 	case "StringList":
 		l, ok := v.([]any)
 		if !ok {
-			return []string{`must be a list of strings, e.g. ["a", "b"], but it is ` + kindOf(v)}
+			return []string{`must be a list of strings, e.g. ["a", "b"], but it is ` + kind(v)}
 		}
 		for i, e := range l {
 			s, ok := scalarText(e)
 			if !ok || e == nil {
-				return []string{fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kindOf(e))}
+				return []string{fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kind(e))}
 			}
 			texts = append(texts, s)
 		}
 		msgs = append(msgs, checkItems(p, len(l))...)
 	case "StringMap":
 		if _, ok := v.(map[string]any); !ok {
-			return []string{"must be an object, but it is " + kindOf(v)}
+			return []string{"must be an object, but it is " + kind(v)}
 		}
 	case "MapList":
 		l, ok := v.([]any)
 		if !ok {
-			return []string{"must be a list of objects, but it is " + kindOf(v)}
+			return []string{"must be a list of objects, but it is " + kind(v)}
 		}
 		for i, e := range l {
 			if _, ok := e.(map[string]any); !ok {
-				return []string{fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kindOf(e))}
+				return []string{fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kind(e))}
 			}
 		}
 		msgs = append(msgs, checkItems(p, len(l))...)
@@ -164,22 +222,49 @@ func checkParameterValue(p Parameter, v any) []string {
 	if p.AllowedPattern != "" {
 		re, _ = regexp.Compile(p.AllowedPattern) // a bad pattern is reported on its own
 	}
-	for _, s := range texts {
+	for i, s := range texts {
+		q := shownValue(s, secret)
+		if secret && len(texts) > 1 {
+			q = fmt.Sprintf("element %d ", i+1)
+		}
 		if len(p.AllowedValues) > 0 && !contains(p.AllowedValues, s) {
-			msgs = append(msgs, fmt.Sprintf("%q is not one of the allowed values %s%s", s, quoteList(p.AllowedValues), didYouMean(s, p.AllowedValues)))
+			hint := ""
+			if !secret {
+				hint = didYouMean(s, p.AllowedValues)
+			}
+			msgs = append(msgs, fmt.Sprintf("%sis not one of the allowed values %s%s", q, quoteList(p.AllowedValues), hint))
 		}
 		if re != nil && !re.MatchString(s) {
-			msgs = append(msgs, fmt.Sprintf("%q does not match allowedPattern %s", s, p.AllowedPattern))
+			msgs = append(msgs, fmt.Sprintf("%sdoes not match allowedPattern %s", q, p.AllowedPattern))
 		}
 		n := int64(utf8.RuneCountInString(s))
 		if p.MinChars != nil && n < *p.MinChars {
-			msgs = append(msgs, fmt.Sprintf("%q is shorter than minChars %d", s, *p.MinChars))
+			msgs = append(msgs, fmt.Sprintf("%sis shorter than minChars %d", q, *p.MinChars))
 		}
 		if p.MaxChars != nil && n > *p.MaxChars {
-			msgs = append(msgs, fmt.Sprintf("%q is longer than maxChars %d", clip(s, 40), *p.MaxChars))
+			msgs = append(msgs, fmt.Sprintf("%sis longer than maxChars %d", q, *p.MaxChars))
 		}
 	}
 	return msgs
+}
+
+// kindName names the kind of a model value without showing it.
+func kindName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a value of Go type %T", v)
 }
 
 func checkItems(p Parameter, n int) []string {

@@ -85,13 +85,15 @@ func TestParameterValues(t *testing.T) {
 			[]string{`parameter "InstanceType": value "t3.large" is not one of the allowed values "t3.micro", "t3.small"`}},
 		{"pattern mismatch", map[string]string{"SourceAmiId": "img-1"}, nil,
 			[]string{`parameter "SourceAmiId": value "img-1" does not match allowedPattern ^ami-[0-9a-f]+$`}},
-		{"bad integer", map[string]string{"SourceAmiId": "ami-1", "Count": "many"}, nil, []string{`parameter "Count": "many" is not a whole number`}},
-		{"bad boolean", map[string]string{"SourceAmiId": "ami-1", "Reboot": "yes"}, nil, []string{`parameter "Reboot": "yes" is not true or false`}},
-		{"bad map list", map[string]string{"SourceAmiId": "ami-1", "Tags": "team=platform"}, nil, []string{`parameter "Tags": "team=platform" is not a JSON list of objects`}},
-		{"bad string map", map[string]string{"SourceAmiId": "ami-1", "Extra": "[]"}, nil, []string{`parameter "Extra": "[]" is not a JSON object`}},
+		{"bad integer", map[string]string{"SourceAmiId": "ami-1", "Count": "many"}, nil, []string{`parameter "Count": value "many" is not a whole number`}},
+		{"bad boolean", map[string]string{"SourceAmiId": "ami-1", "Reboot": "yes"}, nil, []string{`parameter "Reboot": value "yes" is not true or false`}},
+		{"bad map list", map[string]string{"SourceAmiId": "ami-1", "Tags": "team=platform"}, nil, []string{`parameter "Tags": value "team=platform" is not a JSON list of objects`}},
+		{"bad string map", map[string]string{"SourceAmiId": "ami-1", "Extra": "[]"}, nil, []string{`parameter "Extra": value "[]" is not a JSON object`}},
 		{"too many items", map[string]string{"SourceAmiId": "ami-1", "Ids": "a,b,c,d"}, nil, []string{`value has 4 items, more than maxItems 3`}},
 		{"too long", map[string]string{"SourceAmiId": "ami-1", "Short": "abcdef"}, nil, []string{`value "abcdef" is longer than maxChars 4`}},
 		{"too short", map[string]string{"SourceAmiId": "ami-1", "Short": "a"}, nil, []string{`value "a" is shorter than minChars 2`}},
+		{"long value clipped", map[string]string{"SourceAmiId": "img-" + strings.Repeat("x", 200)}, nil,
+			[]string{`value "img-` + strings.Repeat("x", 56) + `…" does not match allowedPattern`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,5 +121,52 @@ func TestParameterValuesSSMDefault(t *testing.T) {
 	values, problems := ParameterValues(d, nil)
 	if len(problems) != 0 || values["Ami"] != "{{ssm:/aws/service/ami}}" {
 		t.Errorf("got %v %v", values, problems)
+	}
+}
+
+// A sensitive value that breaks a rule is reported by the rule alone: not the
+// value, not a part of it, not a "did you mean" that hints at it.
+func TestParameterValuesSensitive(t *testing.T) {
+	d, err := ParseYAML([]byte(paramsDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = `t3.mic"r&<o>\ é😀`
+	cases := []struct {
+		name, param, value, want string
+	}{
+		{"allowedValues", "InstanceType", secret, `parameter "InstanceType": value is not one of the allowed values "t3.micro", "t3.small" (the value is sensitive and not shown)`},
+		{"allowedValues, near miss", "InstanceType", "t3.micra", `parameter "InstanceType": value is not one of the allowed values "t3.micro", "t3.small" (the value is sensitive and not shown)`},
+		{"allowedPattern", "SourceAmiId", secret, `parameter "SourceAmiId": value does not match allowedPattern ^ami-[0-9a-f]+$ (the value is sensitive and not shown)`},
+		{"maxChars", "Short", secret, `parameter "Short": value is longer than maxChars 4 (the value is sensitive and not shown)`},
+		{"minChars", "Short", "é", `parameter "Short": value is shorter than minChars 2 (the value is sensitive and not shown)`},
+		{"Integer", "Count", secret, `parameter "Count": value is not a whole number (the value is sensitive and not shown)`},
+		{"Boolean", "Reboot", secret, `parameter "Reboot": value is not true or false (the value is sensitive and not shown)`},
+		{"StringList JSON", "Ids", `["a", ` + secret + `]`, `parameter "Ids": value is not a JSON list of strings (the value is sensitive and not shown)`},
+		{"StringMap", "Extra", secret, `parameter "Extra": value is not a JSON object (the value is sensitive and not shown)`},
+		{"MapList", "Tags", secret, `parameter "Tags": value is not a JSON list of objects (the value is sensitive and not shown)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			given := map[string]string{"SourceAmiId": "ami-1", tc.param: tc.value}
+			_, problems := ParameterValues(d, given, SensitiveParameters(tc.param))
+			if len(problems) != 1 {
+				t.Fatalf("want 1 problem, got %v", problems)
+			}
+			if got := problems[0].Error(); got != "parameters."+tc.param+": "+tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			// Without the option the value is quoted, so the test would see it.
+			_, plain := ParameterValues(d, given)
+			if len(plain) != 1 || plain[0].Message == problems[0].Message {
+				t.Errorf("not sensitive: %v", plain)
+			}
+		})
+	}
+	// A list: which element broke the rule, not what it holds.
+	d.Parameters = append(d.Parameters, Parameter{Name: "Zones", Type: "StringList", AllowedPattern: "^[a-z]+$"})
+	_, problems := ParameterValues(d, map[string]string{"SourceAmiId": "ami-1", "Zones": "abc," + secret}, SensitiveParameters("Zones"))
+	if len(problems) != 1 || !strings.Contains(problems[0].Message, "value element 2 does not match allowedPattern") || strings.Contains(problems[0].Message, "abc") {
+		t.Errorf("got %v", problems)
 	}
 }

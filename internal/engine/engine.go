@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +86,9 @@ type Options struct {
 	// (sensitive parameter values). SecureString parameters read for {{ssm:}}
 	// defaults are added to them as they are resolved.
 	Secrets []string
+	// SensitiveParameters names the parameters whose given values are
+	// secrets: a problem with one names the rule it breaks, not the value.
+	SensitiveParameters []string
 }
 
 // Result is what a run produced. Run returns it even when it fails, so that the
@@ -109,7 +111,9 @@ type Result struct {
 	// Leftovers are ids that cleanup should have removed and could not.
 	Leftovers []string
 	// Secrets are the values to hide wherever the caller shows what the run
-	// did: Options.Secrets and the SecureString parameters the run read.
+	// did: Options.Secrets, the SecureString parameters the run read, and
+	// the secrets in the responses of APIs that return them (actions'
+	// Result.Secrets, e.g. a decrypted SSM parameter or a secret access key).
 	// Outputs and errors are not redacted; Steps messages and events are.
 	Secrets []string
 	// Kept are the builder instances left in place because of
@@ -189,7 +193,7 @@ func Run(ctx context.Context, doc *document.Document, params map[string]string, 
 	}
 	r.releaseLease(ctx, products, res.Kept)
 	r.fillLedger(res)
-	res.Secrets = r.secretValues()
+	res.Secrets = r.redactor.Secrets()
 	if cleanupErr != nil {
 		res.Leftovers = cleanupErr.Leftovers
 	}
@@ -229,8 +233,10 @@ type runner struct {
 	// stepErrs is the error of each step's last execution, when it failed.
 	stepErrs map[string]error
 
-	secretMu sync.Mutex
-	secrets  []string
+	// redactor holds the run's secrets: Options.Secrets, SecureString
+	// parameters read for {{ssm:}} defaults, and what actions report as
+	// secret (see actions.Result.Secrets).
+	redactor *Redactor
 
 	eventMu sync.Mutex
 }
@@ -256,9 +262,7 @@ func newRunner(doc *document.Document, o Options) *runner {
 		ssmCache:    map[string]string{},
 		discard:     map[string]bool{},
 		stepErrs:    map[string]error{},
-	}
-	for _, s := range o.Secrets {
-		r.addSecret(s)
+		redactor:    NewRedactor(o.Secrets...),
 	}
 	if r.lookup == nil {
 		r.lookup = actions.Lookup
@@ -391,71 +395,10 @@ func present(v any) bool {
 }
 
 // addSecret adds a value to hide from events and step messages.
-func (r *runner) addSecret(v string) {
-	if v == "" {
-		return
-	}
-	r.secretMu.Lock()
-	defer r.secretMu.Unlock()
-	if !slices.Contains(r.secrets, v) {
-		r.secrets = append(r.secrets, v)
-	}
-}
-
-func (r *runner) secretValues() []string {
-	r.secretMu.Lock()
-	defer r.secretMu.Unlock()
-	return slices.Clone(r.secrets)
-}
+func (r *runner) addSecret(v ...string) { r.redactor.Add(v...) }
 
 // redact hides the run's secrets in s.
-func (r *runner) redact(s string) string {
-	for _, v := range r.secretValues() {
-		s = strings.ReplaceAll(s, v, RedactedValue)
-	}
-	return s
-}
-
-// RedactedValue replaces a secret in what a run reports.
-const RedactedValue = "(sensitive value)"
+func (r *runner) redact(s string) string { return r.redactor.Redact(s) }
 
 // redactValue hides the run's secrets in the strings inside v.
-func (r *runner) redactValue(v any) any {
-	switch t := v.(type) {
-	case string:
-		return r.redact(t)
-	case []string:
-		out := make([]string, len(t))
-		for i, s := range t {
-			out[i] = r.redact(s)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = r.redactValue(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = r.redactValue(e)
-		}
-		return out
-	case map[string]string:
-		out := make(map[string]string, len(t))
-		for k, e := range t {
-			out[k] = r.redact(e)
-		}
-		return out
-	case error:
-		if s := t.Error(); r.redact(s) != s {
-			return r.redact(s)
-		}
-	case fmt.Stringer:
-		if s := t.String(); r.redact(s) != s {
-			return r.redact(s)
-		}
-	}
-	return v
-}
+func (r *runner) redactValue(v any) any { return r.redactor.RedactValue(v) }

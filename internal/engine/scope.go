@@ -84,7 +84,7 @@ func (r *runner) ssmParameter(ctx context.Context, name string) (any, error) {
 // resolveParameters checks the given values and resolves the defaults that hold
 // templates, each once, in dependency order: a default may use other parameters.
 func (r *runner) resolveParameters(ctx context.Context, given map[string]string) (map[string]any, error) {
-	values, problems := document.ParameterValues(r.doc, given)
+	values, problems := document.ParameterValues(r.doc, given, document.SensitiveParameters(r.o.SensitiveParameters...))
 	if len(problems) > 0 {
 		return nil, &ParameterError{Problems: problems}
 	}

@@ -196,6 +196,8 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 		// Each attempt gets its own copy: an action that edits its inputs must not
 		// change what the next attempt sees.
 		res, status, err := r.attempt(ctx, action, step, normalise(in).(map[string]any))
+		// Before anything reports the attempt: its error may quote them.
+		r.addSecret(res.Secrets...)
 		if status != StatusSuccess {
 			// What a failed attempt made is no step's output: nothing can
 			// refer to it, so it goes whatever the run's outcome.

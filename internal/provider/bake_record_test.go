@@ -85,7 +85,7 @@ func TestContinuedFailures(t *testing.T) {
 		{Name: "patch", Action: "aws:runCommand", Status: engine.StatusFailed, Message: "command c-1 ended Failed with token s3cret\nmore"},
 		{Name: "wait", Action: "aws:sleep", Status: engine.StatusTimedOut, Message: "no result within timeoutSeconds (5)"},
 	}}
-	summary, detail := continuedFailures(res, []string{"s3cret"})
+	summary, detail := continuedFailures(res, engine.NewRedactor("s3cret"))
 	if summary == "" {
 		t.Fatal("no warning")
 	}

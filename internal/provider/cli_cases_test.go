@@ -193,7 +193,7 @@ resource "amibake_image" "bake" {
     run_command {
       document_name = "AWS-RunShellScript"
       instance_ids  = ["{{ launch.InstanceIds }}"]
-      parameters    = { commands = ["echo {{ token }} > /etc/app.token", "echo {{ dbPassword }} > /etc/app.db"] }
+      parameters    = { commands = ["echo {{ dbPassword }} > /etc/app.db"] }
     }
   }
   step {

@@ -324,6 +324,7 @@ func TestAccTerraformCLI(t *testing.T) {
 	t.Run("crash", func(t *testing.T) { testCLICrashRecovery(t, pluginDir) })
 	t.Run("destroy", func(t *testing.T) { testCLIDestroyEdges(t, pluginDir) })
 	t.Run("secrets", func(t *testing.T) { testCLISecrets(t, pluginDir) })
+	t.Run("secretEncodings", func(t *testing.T) { testCLISecretEncodings(t, pluginDir) })
 	t.Run("two-workspaces", func(t *testing.T) { testCLITwoWorkspaces(t, pluginDir) })
 	t.Run("kept-builder", func(t *testing.T) { testCLIKeptBuilder(t, pluginDir) })
 	t.Run("forged-tags", func(t *testing.T) { testCLIForgedTags(t, pluginDir) })

@@ -40,6 +40,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	doc, _, diags := buildImageRecipe(m)
 	resp.Diagnostics.Append(diags...)
 	values, _ := parameterValues(ctx, m, &resp.Diagnostics)
+	if doc != nil {
+		// Checked at plan time too, unless the parameters were unknown then.
+		resp.Diagnostics.Append(secretExposures(doc, m)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -53,7 +57,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	key, err := bakeKey(doc, values, m.Triggers)
+	key, err := bakeKey(doc, values, sensitiveNames(m), m.Triggers)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot Compute Bake Key", err.Error())
 		return
@@ -61,7 +65,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 
 	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
-	secrets := secretValues(m)
+	secrets := engine.NewRedactor(secretValues(m)...)
 	res, runErr := engine.Run(runCtx, doc, values, engine.Options{
 		Clients:              clients,
 		Tags:                 r.data.defaultTags,
@@ -69,12 +73,14 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		LeaseDuration:        r.data.leaseDuration,
 		KeepBuilderInstances: m.KeepBuilderInstances.ValueBool(),
 		ImageOutput:          outputName,
-		Secrets:              secrets,
+		Secrets:              secrets.Secrets(),
+		SensitiveParameters:  sensitiveNames(m),
 		OnEvent:              func(e engine.Event) { logEvent(ctx, e, secrets) },
 	})
 	if res != nil {
-		// The run also hides the SecureString parameters it read.
-		secrets = append(secrets, res.Secrets...)
+		// The run also hides the SecureString parameters it read and the
+		// secrets its steps' APIs returned.
+		secrets.Add(res.Secrets...)
 	}
 
 	rec := recordBake(res, runErr, outputName)
@@ -82,7 +88,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		resp.Diagnostics.AddWarning("Builder Instances Kept", keptText(res.Kept))
 	}
 	if rec.err != nil {
-		resp.Diagnostics.AddError("Bake Failed", redact(bakeErrorDetail(rec.err, res), secrets))
+		resp.Diagnostics.AddError("Bake Failed", secrets.Redact(bakeErrorDetail(rec.err, res)))
 		// What cleanup could not remove, and builders kept on request, are
 		// kept in state (the resource is then tainted), so that terraform
 		// destroy or the next apply removes them.
@@ -213,7 +219,7 @@ func recordBake(res *engine.Result, runErr error, outputName string) bakeRecord 
 
 // continuedFailures is the warning for steps that failed and that the recipe
 // let the bake go on past (onFailure Continue or step:X); "" when none did.
-func continuedFailures(res *engine.Result, secrets []string) (summary, detail string) {
+func continuedFailures(res *engine.Result, secrets *engine.Redactor) (summary, detail string) {
 	if res == nil {
 		return "", ""
 	}
@@ -227,7 +233,7 @@ func continuedFailures(res *engine.Result, secrets []string) (summary, detail st
 		if verb == "" {
 			verb = "failed"
 		}
-		lines = append(lines, fmt.Sprintf("  step %q (%s) %s: %s", s.Name, s.Action, verb, firstLine(redact(s.Message, secrets))))
+		lines = append(lines, fmt.Sprintf("  step %q (%s) %s: %s", s.Name, s.Action, verb, firstLine(secrets.Redact(s.Message))))
 	}
 	if len(lines) == 0 {
 		return "", ""
@@ -238,7 +244,7 @@ func continuedFailures(res *engine.Result, secrets []string) (summary, detail st
 }
 
 // fillFromResult copies what a run produced into the model.
-func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceModel, region, account string, res *engine.Result, rec bakeRecord, secrets []string) diag.Diagnostics {
+func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceModel, region, account string, res *engine.Result, rec bakeRecord, secrets *engine.Redactor) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.ExecutionID = types.StringValue(res.ExecutionID)
 	m.Region = types.StringValue(region)
@@ -249,7 +255,7 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 
 	outs := map[string]string{}
 	for k, v := range res.Outputs {
-		outs[k] = redact(scalarString(v), secrets)
+		outs[k] = secrets.Redact(scalarString(v))
 	}
 	var d diag.Diagnostics
 	m.StepOutputs, d = types.MapValueFrom(ctx, types.StringType, outs)
@@ -267,7 +273,7 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 			"attempts":    types.Int64Value(int64(s.Attempts)),
 			"started_at":  types.StringValue(timestamp(s.StartedAt)),
 			"finished_at": types.StringValue(timestamp(s.FinishedAt)),
-			"message":     types.StringValue(redact(s.Message, secrets)),
+			"message":     types.StringValue(secrets.Redact(s.Message)),
 		})
 		diags.Append(d...)
 		steps = append(steps, obj)
@@ -614,17 +620,27 @@ func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID s
 	return failed, inUse
 }
 
-// bakeKey is a deterministic hash of what defines a bake: recipe, parameter values and triggers.
-func bakeKey(doc *document.Document, values map[string]string, triggers types.Map) (string, error) {
+// bakeKey is a deterministic hash of what defines a bake: recipe, parameter
+// values and triggers. Sensitive parameters count by name only: the key is
+// put on a tag anyone may read, and a hash of a secret invites guessing.
+func bakeKey(doc *document.Document, values map[string]string, sensitive []string, triggers types.Map) (string, error) {
 	js, err := doc.CanonicalJSON()
 	if err != nil {
 		return "", err
 	}
+	params := map[string]string{}
+	for k, v := range values {
+		if !slices.Contains(sensitive, k) {
+			params[k] = v
+		}
+	}
+	sensitive = slices.Sorted(slices.Values(sensitive))
 	payload, err := json.Marshal(struct {
-		Doc      string            `json:"doc"`
-		Params   map[string]string `json:"params"`
-		Triggers map[string]string `json:"triggers"`
-	}{string(js), values, stringMap(triggers)})
+		Doc       string            `json:"doc"`
+		Params    map[string]string `json:"params"`
+		Sensitive []string          `json:"sensitive,omitempty"`
+		Triggers  map[string]string `json:"triggers"`
+	}{string(js), params, sensitive, stringMap(triggers)})
 	if err != nil {
 		return "", err
 	}
@@ -650,14 +666,6 @@ func secretValues(m imageResourceModel) []string {
 		}
 	}
 	return out
-}
-
-// redact hides secret values in text that reaches logs, diagnostics or state.
-func redact(s string, secrets []string) string {
-	for _, v := range secrets {
-		s = strings.ReplaceAll(s, v, "(sensitive value)")
-	}
-	return s
 }
 
 // scalarString renders an output value: strings as they are, anything else as JSON.
@@ -719,7 +727,7 @@ func firstLine(s string) string {
 }
 
 // logEvent turns an engine progress event into a tflog line.
-func logEvent(ctx context.Context, e engine.Event, secrets []string) {
+func logEvent(ctx context.Context, e engine.Event, secrets *engine.Redactor) {
 	fields := map[string]any{"step": e.Step, "action": e.Action}
 	if e.Attempt > 0 {
 		fields["attempt"] = e.Attempt
@@ -728,15 +736,12 @@ func logEvent(ctx context.Context, e engine.Event, secrets []string) {
 		fields["elapsed"] = e.Elapsed.Round(time.Millisecond).String()
 	}
 	for k, v := range e.Fields {
-		if s, ok := v.(string); ok {
-			v = redact(s, secrets)
-		}
-		fields[k] = v
+		fields[k] = secrets.RedactValue(v)
 	}
 	msg := strings.ReplaceAll(e.Kind, "_", " ")
 	if e.Kind == engine.EventLog {
 		if m, ok := e.Fields["message"].(string); ok {
-			msg = redact(m, secrets)
+			msg = secrets.Redact(m)
 		}
 	}
 	if e.Kind == engine.EventAttemptFailed {

@@ -69,6 +69,34 @@ func TestAccImage_planTimeErrors(t *testing.T) {
     }
   }`, `either`},
 		{"document with a syntax error", `document = "{\"schemaVersion\": \"0.3\",\n \"mainSteps\": [}"`, `line 2`},
+		{"sensitive value breaks a rule", recipe + `
+  parameters           = { size = "t3.micro" }
+  sensitive_parameters = { source = "not-an-ami" }`, `(?s)parameter "source": value does not match allowedPattern.*\(the value is sensitive and not shown\)`},
+		{"sensitive value in the image name", secretRecipe(`
+  step {
+    name = "image"
+    create_image {
+      instance_id = "{{ launch.InstanceIds }}"
+      image_name  = "golden-{{ label }}"
+    }
+  }`), `(?s)step "image": inputs\.ImageName: would let others read the value of\s+parameter\s+"label",\s+whose\s+default\s+uses\s+sensitive\s+parameter\s+"password".*ec2:DescribeImages`},
+		{"sensitive value in a tag", secretRecipe(`
+  step {
+    name = "tag"
+    create_tags {
+      resource_ids = ["{{ launch.InstanceIds }}"]
+      tags         = [{ Key = "pw", Value = "{{ password }}" }]
+    }
+  }`), `(?s)step "tag": inputs\.Tags: would let others read the value of\s+sensitive\s+parameter\s+"password".*ec2:DescribeTags`},
+		{"sensitive value in command parameters", secretRecipe(`
+  step {
+    name = "configure"
+    run_command {
+      document_name = "AWS-RunShellScript"
+      instance_ids  = ["{{ launch.InstanceIds }}"]
+      parameters    = { commands = ["echo {{ password }} > /etc/app"] }
+    }
+  }`), `(?s)step "configure": inputs\.Parameters: would let others read the value\s+of\s+sensitive\s+parameter\s+"password".*ssm:ListCommands.*SecureString.*get-parameter\s+--with-decryption`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,4 +111,36 @@ func TestAccImage_planTimeErrors(t *testing.T) {
 			})
 		})
 	}
+}
+
+// secretRecipe is a recipe with a sensitive parameter, password, and a
+// parameter whose default uses it, label; step is its third step.
+func secretRecipe(step string) string {
+	return `
+  parameter {
+    name = "password"
+    type = "String"
+  }
+  parameter {
+    name    = "label"
+    type    = "String"
+    default = "app-{{ password }}"
+  }
+  step {
+    name = "launch"
+    run_instances {
+      image_id  = "ami-12c6146b"
+      user_data = "{{ password }}"
+    }
+  }
+  step {
+    name = "image0"
+    create_image {
+      instance_id = "{{ launch.InstanceIds }}"
+      image_name  = "x-{{ automation:EXECUTION_ID }}"
+    }
+  }` + step + `
+  image_output         = "image0.ImageId"
+  sensitive_parameters = { password = "hunter2" }
+`
 }

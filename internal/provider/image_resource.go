@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,8 +164,15 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	}
 	attrs["sensitive_parameters"] = schema.MapAttribute{
 		ElementType: types.StringType, Optional: true, Sensitive: true,
-		MarkdownDescription: "Like `parameters`, for secrets: never logged, tagged or shown in plans.",
-		PlanModifiers:       []planmodifier.Map{replaceUnlessImportedMap()},
+		MarkdownDescription: "Like `parameters`, for secrets: never logged, tagged or shown in plans. A value that breaks a parameter's " +
+			"rules is reported by the rule alone. Wherever the bake reports what it did (errors, logs, `steps`, `step_outputs`) the values " +
+			"are replaced by `(sensitive value)`, in every encoding they may take there (JSON, quoted, URL, base64, HTML). `bake_key` " +
+			"depends on their names only. A value that would reach a place others can read is an error at plan time: an AMI name or " +
+			"description (`create_image`, `copy_image`), a tag (`create_tags`, the `tag_specifications` of `run_instances`), or a command's " +
+			"`parameters` or `comment` (`run_command`), whether directly or through a parameter default or a step output. " +
+			"For a command, store the secret in SSM Parameter Store as a SecureString and have the command read it on the instance " +
+			"(`aws ssm get-parameter --with-decryption`). Like every sensitive attribute, the values are kept in the state.",
+		PlanModifiers: []planmodifier.Map{replaceUnlessImportedMap()},
 	}
 	attrs["image_output"] = schema.StringAttribute{
 		Optional: true,
@@ -196,14 +204,23 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["id"] = computedString("Same as `image_id`.")
 	attrs["image_id"] = computedString("The baked AMI id.")
 	attrs["execution_id"] = computedString("The bake's execution id (`{{automation:EXECUTION_ID}}`); everything it created is tagged `amibake:execution-id`.")
-	attrs["bake_key"] = computedString("Hash of recipe, parameter names and values and triggers (sensitive values excluded). " +
-		"A bake with the same key removes what a bake of the same key that died left behind, once that bake's lease has expired (see the provider's `lease_duration`).")
+	attrs["bake_key"] = computedString("Hash of the recipe, the values of `parameters`, the names (never the values) of `sensitive_parameters`, " +
+		"and `triggers`. A bake with the same key removes what a bake of the same key that died left behind, once that bake's lease has expired " +
+		"(see the provider's `lease_duration`). It is also the tag `amibake:bake-key`, which anyone who can describe the image may read, so it " +
+		"reveals nothing about sensitive values: a change of a sensitive value alone keeps the key (and still rebuilds the image).")
 	attrs["region"] = computedString("Region the image was baked in.")
 	attrs["account_id"] = computedString("Account the image was baked in.")
 	attrs["step_outputs"] = schema.MapAttribute{
 		ElementType: types.StringType, Computed: true,
-		MarkdownDescription: "Every step output, keyed `step.Output`; lists and maps as JSON text.",
-		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+		MarkdownDescription: "Every step output, keyed `step.Output`; lists and maps as JSON text. The secrets of the run are " +
+			"shown as `(sensitive value)`, here and in `steps`, logs and errors: the values of `sensitive_parameters`, SecureString " +
+			"parameters read for `{{ssm:...}}` defaults, and the secret fields of the responses of `execute_aws_api` calls to APIs that " +
+			"return secrets: ssm `GetParameter`, `GetParameters`, `GetParametersByPath` and `GetParameterHistory` with `WithDecryption`; " +
+			"secretsmanager `GetSecretValue` and `BatchGetSecretValue`; iam `CreateAccessKey` and service-specific credentials; the " +
+			"credentials of sts `AssumeRole` (and its SAML and web identity forms), `GetSessionToken` and `GetFederationToken`; the " +
+			"plaintext of kms `Decrypt`, `GenerateDataKey`, `GenerateDataKeyPair` and `GenerateRandom`; ecr `GetAuthorizationToken`. " +
+			"Later steps still receive the real values.",
+		PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 	}
 	attrs["snapshot_ids"] = schema.ListAttribute{
 		ElementType: types.StringType, Computed: true,
@@ -220,7 +237,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"attempts":    schema.Int64Attribute{Computed: true, MarkdownDescription: "Attempts made (see `max_attempts`)."},
 			"started_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "Start time, RFC 3339 UTC."},
 			"finished_at": schema.StringAttribute{Computed: true, MarkdownDescription: "End time, RFC 3339 UTC."},
-			"message":     schema.StringAttribute{Computed: true, MarkdownDescription: "Why the step failed; empty on success."},
+			"message":     schema.StringAttribute{Computed: true, MarkdownDescription: "Why the step failed; empty on success. Secrets are shown as `(sensitive value)`."},
 		}},
 	}
 	attrs["kept_instance_ids"] = schema.ListAttribute{
@@ -268,12 +285,13 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if !known {
 		return
 	}
-	if _, problems := document.ParameterValues(doc, values); len(problems) > 0 {
+	sensitive := sensitiveNames(m)
+	if _, problems := document.ParameterValues(doc, values, document.SensitiveParameters(sensitive...)); len(problems) > 0 {
 		for _, p := range problems {
 			at := path.Root("parameters")
 			if len(p.Path) >= 2 {
 				name := p.Path[1]
-				if _, secret := sensitiveNames(ctx, m)[name]; secret {
+				if slices.Contains(sensitive, name) {
 					at = path.Root("sensitive_parameters").AtMapKey(name)
 				} else {
 					at = at.AtMapKey(name)
@@ -282,6 +300,30 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
 	}
+	resp.Diagnostics.Append(secretExposures(doc, m)...)
+}
+
+// secretExposures reports, as errors, each step input through which a
+// sensitive value would become readable by others (an AMI name or
+// description, a tag, a command's parameters or comment). It says nothing
+// while the names of the parameters are unknown; Create checks again.
+func secretExposures(doc *document.Document, m imageResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if m.SensitiveParameters.IsUnknown() || m.Parameters.IsUnknown() {
+		return diags
+	}
+	given := make([]string, 0, len(m.Parameters.Elements()))
+	for k := range m.Parameters.Elements() {
+		given = append(given, k)
+	}
+	for _, pr := range document.SecretExposures(doc, sensitiveNames(m), given) {
+		at := path.Root("document")
+		if m.Document.IsNull() {
+			at = problemPath(doc, pr)
+		}
+		diags.AddAttributeError(at, "Sensitive Value Where Others Can Read It", pr.Error())
+	}
+	return diags
 }
 
 // recoverPanic, deferred first thing in a resource method, turns a panic into an
@@ -403,11 +445,13 @@ func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diag
 	return values, true
 }
 
-func sensitiveNames(_ context.Context, m imageResourceModel) map[string]struct{} {
-	out := map[string]struct{}{}
+// sensitiveNames lists the keys of sensitive_parameters, sorted.
+func sensitiveNames(m imageResourceModel) []string {
+	out := make([]string, 0, len(m.SensitiveParameters.Elements()))
 	for k := range m.SensitiveParameters.Elements() {
-		out[k] = struct{}{}
+		out = append(out, k)
 	}
+	slices.Sort(out)
 	return out
 }
 
