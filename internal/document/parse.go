@@ -3,7 +3,11 @@ package document
 import "bytes"
 
 // Parse parses JSON when the first non-space character is '{', YAML otherwise.
+// Text over MaxDocumentBytes is refused with a *LimitError before it is read.
 func Parse(text []byte) (*Document, error) {
+	if err := checkDocumentSize(text); err != nil {
+		return nil, err
+	}
 	t := bytes.TrimLeft(stripBOM(text), " \t\r\n")
 	if len(t) > 0 && t[0] == '{' {
 		return ParseJSON(text)

@@ -12,8 +12,12 @@ import (
 const maxDepth = 500
 
 // ParseJSON parses an Automation document written in JSON. Every syntax or shape
-// error is a *SyntaxError with the line and column where it shows.
+// error is a *SyntaxError with the line and column where it shows; text over
+// MaxDocumentBytes is refused with a *LimitError before it is read.
 func ParseJSON(text []byte) (*Document, error) {
+	if err := checkDocumentSize(text); err != nil {
+		return nil, err
+	}
 	root, err := parseJSONNodes(text)
 	if err != nil {
 		return nil, err

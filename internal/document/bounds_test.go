@@ -1,0 +1,182 @@
+package document
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestQuoteValue(t *testing.T) {
+	long := strings.Repeat("a", 10<<20)
+	tests := []struct {
+		name, in, want string
+	}{
+		{"short", "ami-123", `"ami-123"`},
+		{"empty", "", `""`},
+		{"exactly 64", strings.Repeat("x", 64), `"` + strings.Repeat("x", 64) + `"`},
+		{"65 characters", strings.Repeat("x", 65), `"` + strings.Repeat("x", 64) + `"… (65 bytes)`},
+		{"10 MB", long, `"` + strings.Repeat("a", 64) + `"… (10,485,760 bytes)`},
+		{"cut between runes, not bytes", strings.Repeat("é", 100), `"` + strings.Repeat("é", 64) + `"… (200 bytes)`},
+		{"control characters are escaped", "a\nb", `"a\nb"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := QuoteValue(tt.in); got != tt.want {
+				t.Errorf("QuoteValue = %s, want %s", clip(got, 200), clip(tt.want, 200))
+			}
+		})
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1: "1 byte", 999: "999 bytes", 1000: "1,000 bytes", 65536: "65,536 bytes", 52428800: "52,428,800 bytes", -1234: "-1,234 bytes"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestValueSize(t *testing.T) {
+	tests := []struct {
+		v    any
+		want int64
+	}{
+		{"abc", 5},
+		{int64(12), 2},
+		{true, 4},
+		{nil, 4},
+		{[]any{}, 2},
+		{[]any{"a", "b"}, 9},          // ["a","b"]
+		{map[string]any{"k": "v"}, 9}, // {"k":"v"}
+		{map[string]any{"a": int64(1), "b": nil}, 16}, // {"a":1,"b":null}
+		{[]string{"a"}, 5},
+	}
+	for _, tt := range tests {
+		if got := ValueSize(tt.v); got != tt.want {
+			t.Errorf("ValueSize(%#v) = %d, want %d", tt.v, got, tt.want)
+		}
+	}
+	if got := sizeWithin([]any{strings.Repeat("x", 100), strings.Repeat("x", 100)}, 50); got <= 50 || got > 200 {
+		t.Errorf("sizeWithin stops above the limit, got %d", got)
+	}
+}
+
+func TestParseRefusesDocumentsOver64KB(t *testing.T) {
+	pad := func(n int) []byte {
+		head := `{"schemaVersion": "0.3", "description": "`
+		tail := `", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`
+		return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+	}
+	yamlPad := func(n int) []byte {
+		head := "schemaVersion: '0.3'\nmainSteps:\n- {name: s, action: 'aws:sleep', inputs: {Duration: PT1S}}\ndescription: "
+		return []byte(head + strings.Repeat("x", n-len(head)))
+	}
+	parsers := map[string]func([]byte) (*Document, error){"Parse": Parse, "ParseJSON": ParseJSON, "ParseYAML": ParseYAML}
+	for name, parse := range parsers {
+		t.Run(name, func(t *testing.T) {
+			at := pad(MaxDocumentBytes)
+			if name == "ParseYAML" {
+				at = yamlPad(MaxDocumentBytes)
+			}
+			if len(at) != 65536 {
+				t.Fatalf("test document is %d bytes", len(at))
+			}
+			if _, err := parse(at); err != nil {
+				t.Errorf("a document of exactly 64 KB: %v", err)
+			}
+			over := append(at, ' ')
+			_, err := parse(over)
+			var le *LimitError
+			if !errors.As(err, &le) {
+				t.Fatalf("a document of 65,537 bytes: got %v, want a *LimitError", err)
+			}
+			want := "the document is 65,537 bytes, more than 65,536 bytes, SSM's limit for the content of a document (64 KB); keep large scripts"
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error = %s\nwant it to start with %s", err, want)
+			}
+		})
+	}
+}
+
+// yamlAliasDocument is a valid document whose files hold a string of
+// strBytes anchored once and multiplied through three levels of aliases:
+// k1 copies, k2 copies of those, k3 copies of those.
+func yamlAliasDocument(strBytes, k1, k2, k3 int) []byte {
+	var b strings.Builder
+	b.WriteString("schemaVersion: '0.3'\nmainSteps:\n- name: s\n  action: aws:sleep\n  inputs: {Duration: PT1S}\nfiles:\n")
+	b.WriteString("  a: &a \"" + strings.Repeat("A", strBytes) + "\"\n")
+	level := func(name, ref string, k int) {
+		b.WriteString("  " + name + ": &" + name + " [")
+		for i := 0; i < k; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("*" + ref)
+		}
+		b.WriteString("]\n")
+	}
+	level("b", "a", k1)
+	level("c", "b", k2)
+	level("d", "c", k3)
+	return []byte(b.String())
+}
+
+func TestParseYAMLBoundsAliasExpansionInBytes(t *testing.T) {
+	tests := []struct {
+		name       string
+		text       []byte
+		line, col  int
+		wantPrefix string
+	}{
+		{
+			// 1,000 bytes in 100 + 100×10 copies: about 1.1 MB. The
+			// list b (100 KB) fits; the second *b in c goes over.
+			name: "long string through few aliases",
+			text: yamlAliasDocument(1000, 100, 10, 0),
+			line: 9, col: 13,
+			wantPrefix: "the alias *b makes the document more than 262,144 bytes once aliases are expanded",
+		},
+		{
+			name: "alias inside its own anchor",
+			text: []byte("schemaVersion: '0.3'\nfiles:\n  a: &x [1, *x]\n"),
+			line: 3, col: 13,
+			wantPrefix: "the alias *x names a value that contains this alias",
+		},
+		{
+			name: "alias of a mapping that holds the alias",
+			text: []byte("files: &f\n  k: [*f]\n"),
+			line: 2, col: 7,
+			wantPrefix: "the alias *f names a value that contains this alias",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseYAML(tt.text)
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a *SyntaxError", err)
+			}
+			if !strings.HasPrefix(se.Msg, tt.wantPrefix) {
+				t.Errorf("message = %s\nwant prefix %s", se.Msg, tt.wantPrefix)
+			}
+			if se.Line != tt.line || (tt.col > 0 && se.Column != tt.col) {
+				t.Errorf("position = %d:%d, want %d:%d", se.Line, se.Column, tt.line, tt.col)
+			}
+		})
+	}
+}
+
+func TestParseYAMLAllowsAliasesWithinTheBound(t *testing.T) {
+	// 1,000 bytes copied 50 + 3×50 times: about 200 KB expanded, under the bound.
+	d, err := ParseYAML(yamlAliasDocument(1000, 50, 3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := d.Files["c"].([]any); !ok || len(l) != 3 {
+		t.Fatalf("files.c = %#v", d.Files["c"])
+	}
+	// Merge keys and aliased keys still work.
+	if _, err := ParseYAML([]byte("schemaVersion: '0.3'\nfiles:\n  base: &b {k: v}\n  x: {<<: *b, j: w}\n  &key y: 1\n  z: {*key : 2}\n")); err != nil {
+		t.Fatal(err)
+	}
+}
