@@ -30,6 +30,7 @@ func Validate(d *Document) []Problem {
 		v.step(v.outerStep(i, s))
 	}
 	v.outputs()
+	v.expansion(nil)
 	return v.problems
 }
 
