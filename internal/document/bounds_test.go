@@ -2,6 +2,7 @@ package document
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -178,5 +179,27 @@ func TestParseYAMLAllowsAliasesWithinTheBound(t *testing.T) {
 	// Merge keys and aliased keys still work.
 	if _, err := ParseYAML([]byte("schemaVersion: '0.3'\nfiles:\n  base: &b {k: v}\n  x: {<<: *b, j: w}\n  &key y: 1\n  z: {*key : 2}\n")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestValidateMaxAttemptsCeiling(t *testing.T) {
+	for _, n := range []int{1, 3, MaxAttempts, MaxAttempts + 1, 1_000_000} {
+		d, err := ParseJSON([]byte(`{"schemaVersion": "0.3", "mainSteps": [{"name": "nap", "action": "aws:sleep", "maxAttempts": ` +
+			strconv.Itoa(n) + `, "inputs": {"Duration": "PT1S"}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := Validate(d)
+		if n <= MaxAttempts {
+			if len(ps) != 0 {
+				t.Errorf("maxAttempts %d: %v", n, ps)
+			}
+			continue
+		}
+		want := `line 1, column 79: step "nap": maxAttempts: maxAttempts is ` + strconv.Itoa(n) +
+			`, more than 10, the most attempts a step may make; retry fewer times, or give the step a longer timeoutSeconds`
+		if len(ps) != 1 || ps[0].Error() != want || ps[0].StepIndex != 0 {
+			t.Errorf("maxAttempts %d: got %v\nwant %s", n, ps, want)
+		}
 	}
 }

@@ -80,6 +80,10 @@ func (v *validator) flow(c *stepCtx) {
 	if s.MaxAttempts != nil && *s.MaxAttempts < 1 {
 		c.problem([]string{"maxAttempts"}, "maxAttempts must be at least 1, not %d", *s.MaxAttempts)
 	}
+	if s.MaxAttempts != nil && *s.MaxAttempts > MaxAttempts {
+		c.problem([]string{"maxAttempts"}, "maxAttempts is %d, more than %d, the most attempts a step may make; "+
+			"retry fewer times, or give the step a longer timeoutSeconds", *s.MaxAttempts, MaxAttempts)
+	}
 	if s.TimeoutSeconds != nil && *s.TimeoutSeconds < 1 {
 		c.problem([]string{"timeoutSeconds"}, "timeoutSeconds must be at least 1, not %d", *s.TimeoutSeconds)
 	}
