@@ -203,3 +203,56 @@ func TestValidateMaxAttemptsCeiling(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesDoNotEchoLongValues puts one long value in each place a message
+// quotes, and checks that no parse error or problem repeats it.
+func TestMessagesDoNotEchoLongValues(t *testing.T) {
+	long := strings.Repeat("z", 50_000)
+	step := func(fields string) string {
+		return `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}` + fields + `}]}`
+	}
+	docs := map[string]string{
+		"step name":                  `{"schemaVersion": "0.3", "mainSteps": [{"name": "` + long + `-", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`,
+		"action":                     `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "` + long + `"}]}`,
+		"schemaVersion":              `{"schemaVersion": "` + long + `", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`,
+		"onFailure":                  step(`, "onFailure": "` + long + `"`),
+		"nextStep":                   step(`, "nextStep": "` + long + `"`),
+		"unknown step field":         step(`, "` + long + `": 1`),
+		"unknown top-level key":      `{"` + long + `": 1}`,
+		"duration":                   `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "` + long + `"}}]}`,
+		"enum value":                 `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:changeInstanceState", "inputs": {"InstanceIds": ["i-1"], "DesiredState": "` + long + `"}}]}`,
+		"unclosed template":          `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "{{ ` + long + `"}}]}`,
+		"long template name":         `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "{{ ` + long + ` }}"}}]}`,
+		"allowedPattern":             `{"schemaVersion": "0.3", "parameters": {"P": {"type": "String", "allowedPattern": "(` + long + `"}}, "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`,
+		"parameter type":             `{"schemaVersion": "0.3", "parameters": {"P": {"type": "` + long + `"}}, "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`,
+		"outputs entry":              `{"schemaVersion": "0.3", "outputs": ["` + long + `"], "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}`,
+		"duplicate key":              `{"schemaVersion": "0.3", "files": {"` + long + `": 1, "` + long + `": 2}}`,
+		"unquoted word":              `{"schemaVersion": ` + long + `}`,
+		"key missing its colon":      `{"` + long + `" 1}`,
+		"yaml duplicate key":         "files:\n  " + long + ": 1\n  " + long + ": 2\n",
+		"yaml bad float":             "files:\n  x: !!float " + long + "\n",
+		"output selector":            `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:executeAwsApi", "inputs": {"Service": "ec2", "Api": "DescribeImages"}, "outputs": [{"Name": "o", "Selector": "` + long + `", "Type": "String"}]}]}`,
+		"unknown input of an action": `{"schemaVersion": "0.3", "mainSteps": [{"name": "s", "action": "aws:sleep", "inputs": {"` + long + `": 1}}]}`,
+	}
+	for name, text := range docs {
+		t.Run(name, func(t *testing.T) {
+			d, err := Parse([]byte(text))
+			var msgs []string
+			if err != nil {
+				msgs = append(msgs, err.Error())
+			} else {
+				for _, p := range Validate(d) {
+					msgs = append(msgs, p.Error())
+				}
+			}
+			if len(msgs) == 0 {
+				t.Fatal("no error and no problem")
+			}
+			for _, m := range msgs {
+				if len(m) > 2000 {
+					t.Errorf("message of %d bytes: %s", len(m), clip(m, 300))
+				}
+			}
+		})
+	}
+}

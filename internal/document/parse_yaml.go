@@ -226,7 +226,7 @@ func (c *yamlConverter) mapping(y *yaml.Node, depth int) (*node, error) {
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			return nil, syntaxErrorAt(keyPos, "the key %q appears twice in this mapping (first at line %d, column %d); keep only one", k.Value, prev.Line, prev.Column)
+			return nil, syntaxErrorAt(keyPos, "the key %s appears twice in this mapping (first at line %d, column %d); keep only one", QuoteValue(k.Value), prev.Line, prev.Column)
 		}
 		seen[k.Value] = keyPos
 		val, err := c.convert(v, depth+1)
@@ -275,7 +275,7 @@ func (c *yamlConverter) scalar(y *yaml.Node) (*node, error) {
 	case "!!bool":
 		var b bool
 		if err := y.Decode(&b); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a boolean", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a boolean", QuoteValue(y.Value))
 		}
 		n.kind, n.value = kindBool, b
 	case "!!int":
@@ -286,16 +286,16 @@ func (c *yamlConverter) scalar(y *yaml.Node) (*node, error) {
 		}
 		var f float64
 		if err := y.Decode(&f); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a number YAML can read", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a number YAML can read", QuoteValue(y.Value))
 		}
 		n.kind, n.value = kindNumber, normalNumber(f)
 	case "!!float":
 		var f float64
 		if err := y.Decode(&f); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a number YAML can read", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a number YAML can read", QuoteValue(y.Value))
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, syntaxErrorAt(at, "%s cannot be represented in an SSM document; quote it if it is text", y.Value)
+			return nil, syntaxErrorAt(at, "%s cannot be represented in an SSM document; quote it if it is text", quoteIfLong(y.Value))
 		}
 		n.kind, n.value = kindNumber, normalNumber(f)
 	}

@@ -78,7 +78,7 @@ func scanTemplates(s string) ([]span, error) {
 		start := i + j
 		k := strings.Index(s[start+2:], "}}")
 		if k < 0 {
-			return nil, &TemplateError{Text: s[start:], Msg: fmt.Sprintf("unclosed template: %q has no closing }}", clip(s[start:], 40))}
+			return nil, &TemplateError{Text: s[start:], Msg: fmt.Sprintf("unclosed template: %s has no closing }}", QuoteValue(s[start:]))}
 		}
 		end := start + 2 + k + 2
 		ref, err := parseRef(s[start:end])
@@ -93,7 +93,7 @@ func scanTemplates(s string) ([]span, error) {
 func parseRef(raw string) (Ref, error) {
 	body := strings.TrimSpace(raw[2 : len(raw)-2])
 	bad := func(why string) (Ref, error) {
-		return Ref{}, &TemplateError{Text: raw, Msg: fmt.Sprintf("malformed template %q: %s", clip(raw, 60), why)}
+		return Ref{}, &TemplateError{Text: raw, Msg: fmt.Sprintf("malformed template %s: %s", QuoteValue(raw), why)}
 	}
 	if body == "" {
 		return bad("it names nothing")
@@ -110,7 +110,7 @@ func parseRef(raw string) (Ref, error) {
 	ref := Ref{Raw: raw}
 	if ns, name, ok := strings.Cut(body, ":"); ok {
 		if name == "" {
-			return bad(fmt.Sprintf("%q is followed by no name", ns+":"))
+			return bad(fmt.Sprintf("%s is followed by no name", QuoteValue(ns+":")))
 		}
 		switch ns {
 		case "global":
@@ -122,7 +122,7 @@ func parseRef(raw string) (Ref, error) {
 		case "variable":
 			ref.Kind, ref.Name = RefParameter, name
 		default:
-			return bad(fmt.Sprintf("unknown prefix %q; use global:, automation:, variable: or ssm:", ns+":"))
+			return bad(fmt.Sprintf("unknown prefix %s; use global:, automation:, variable: or ssm:", QuoteValue(ns+":")))
 		}
 		if ref.Kind != RefSSM && strings.ContainsAny(name, ":/") {
 			return bad("the name after the prefix may not contain : or /")
@@ -435,7 +435,7 @@ func interpolationText(ref Ref, v any) (string, error) {
 	switch t := v.(type) {
 	case []any:
 		if len(t) != 1 {
-			return "", fmt.Errorf("%s is a list of %d values and cannot be placed inside text: it must have exactly one value", ref.Raw, len(t))
+			return "", fmt.Errorf("%s is a list of %d values and cannot be placed inside text: it must have exactly one value", quoteIfLong(ref.Raw), len(t))
 		}
 		if s, ok := scalarText(t[0]); ok {
 			return s, nil
@@ -444,9 +444,9 @@ func interpolationText(ref Ref, v any) (string, error) {
 	case map[string]any:
 		b, err := json.Marshal(t)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", ref.Raw, err)
+			return "", fmt.Errorf("%s: %w", quoteIfLong(ref.Raw), err)
 		}
 		return string(b), nil
 	}
-	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", ref.Raw, v)
+	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", quoteIfLong(ref.Raw), v)
 }
