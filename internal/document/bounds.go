@@ -27,8 +27,7 @@ const (
 
 	// MaxValueBytes bounds one value once its {{ }} templates are resolved: a
 	// parameter value (a given one, or a default that uses other parameters)
-	// or a step input. Sizes are those of the value's JSON text, without
-	// escapes.
+	// or a step input, as ValueSize measures it.
 	MaxValueBytes = 256 * 1024
 
 	// MaxInputSetBytes bounds the values of one input set together: all the
@@ -81,14 +80,15 @@ func (e *LimitError) Error() string {
 	return b.String()
 }
 
-// checkDocumentSize refuses document text over MaxDocumentBytes.
-func checkDocumentSize(text []byte) error {
-	if len(text) <= MaxDocumentBytes {
+// CheckDocumentSize returns a *LimitError for document text of n bytes, more
+// than MaxDocumentBytes, and nil otherwise.
+func CheckDocumentSize(n int) error {
+	if n <= MaxDocumentBytes {
 		return nil
 	}
 	return &LimitError{
 		What:  "the document",
-		Size:  int64(len(text)),
+		Size:  int64(n),
 		Limit: MaxDocumentBytes,
 		Of:    "SSM's limit for the content of a document (64 KB)",
 		Fix:   "keep large scripts and data out of the document (for example in S3, fetched by a run_command step) or split it into several documents",
@@ -148,8 +148,10 @@ func quoteIfLong(s string) string {
 	return QuoteValue(s)
 }
 
-// ValueSize is the size in bytes of a model value's JSON text, not counting
-// escapes: what the bounds on values measure.
+// ValueSize is the size of a model value as the bounds on values measure it:
+// the bytes of its strings (map keys included) and of its numbers and
+// booleans as text, plus two bytes for each list or map, one for each element
+// or entry, and four for a null. For a string that is its length.
 func ValueSize(v any) int64 { return sizeWithin(v, math.MaxInt64) }
 
 // sizeWithin is ValueSize that stops measuring once the size exceeds limit:
@@ -164,14 +166,14 @@ func sizeWithin(v any, limit int64) int64 {
 	walk = func(v any) bool {
 		switch t := v.(type) {
 		case string:
-			return add(int64(len(t)) + 2)
+			return add(int64(len(t)))
 		case bool, int64, float64, int, float32, int32:
 			s, _ := scalarText(normalizeValue(t))
 			return add(int64(len(s)))
 		case nil:
 			return add(4)
 		case []any:
-			if !add(2 + int64(max(len(t)-1, 0))) {
+			if !add(2 + int64(len(t))) {
 				return false
 			}
 			for _, e := range t {
@@ -180,11 +182,11 @@ func sizeWithin(v any, limit int64) int64 {
 				}
 			}
 		case map[string]any:
-			if !add(2 + int64(max(len(t)-1, 0))) {
+			if !add(2 + int64(len(t))) {
 				return false
 			}
 			for k, e := range t {
-				if !add(int64(len(k))+3) || !walk(e) {
+				if !add(int64(len(k))) || !walk(e) {
 					return false
 				}
 			}

@@ -2,9 +2,11 @@ package document
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestQuoteValue(t *testing.T) {
@@ -42,15 +44,15 @@ func TestValueSize(t *testing.T) {
 		v    any
 		want int64
 	}{
-		{"abc", 5},
+		{"abc", 3},
 		{int64(12), 2},
 		{true, 4},
 		{nil, 4},
 		{[]any{}, 2},
-		{[]any{"a", "b"}, 9},          // ["a","b"]
-		{map[string]any{"k": "v"}, 9}, // {"k":"v"}
-		{map[string]any{"a": int64(1), "b": nil}, 16}, // {"a":1,"b":null}
-		{[]string{"a"}, 5},
+		{[]any{"a", "b"}, 6},
+		{map[string]any{"k": "v"}, 5},
+		{map[string]any{"a": int64(1), "b": nil}, 11},
+		{[]string{"a"}, 4},
 	}
 	for _, tt := range tests {
 		if got := ValueSize(tt.v); got != tt.want {
@@ -72,7 +74,8 @@ func TestParseRefusesDocumentsOver64KB(t *testing.T) {
 		head := "schemaVersion: '0.3'\nmainSteps:\n- {name: s, action: 'aws:sleep', inputs: {Duration: PT1S}}\ndescription: "
 		return []byte(head + strings.Repeat("x", n-len(head)))
 	}
-	parsers := map[string]func([]byte) (*Document, error){"Parse": Parse, "ParseJSON": ParseJSON, "ParseYAML": ParseYAML}
+	parseText := func(b []byte) (*Document, error) { return ParseText(string(b)) }
+	parsers := map[string]func([]byte) (*Document, error){"Parse": Parse, "ParseJSON": ParseJSON, "ParseYAML": ParseYAML, "ParseText": parseText}
 	for name, parse := range parsers {
 		t.Run(name, func(t *testing.T) {
 			at := pad(MaxDocumentBytes)
@@ -252,6 +255,55 @@ func TestMessagesDoNotEchoLongValues(t *testing.T) {
 				if len(m) > 2000 {
 					t.Errorf("message of %d bytes: %s", len(m), clip(m, 300))
 				}
+			}
+		})
+	}
+}
+
+// TestBombsAreRefusedCheaply builds the documents that exhausted memory
+// before the bounds, and checks that each is refused with little memory. Wall
+// time is logged; the limit asserted on it is generous, for loaded machines.
+func TestBombsAreRefusedCheaply(t *testing.T) {
+	bombs := []struct {
+		name string
+		text []byte
+		want string
+	}{
+		// A 54,000-byte string behind 100 aliases, 100 aliases of those and 9
+		// of those: 5.5 GB once expanded.
+		{"YAML aliases of a long string", yamlAliasDocument(54_000, 100, 100, 9), "line 8, column 19: the alias *a makes the document more than 262,144 bytes once aliases are expanded"},
+		// P3 repeats P2 a thousand times, which repeats P1 a thousand times...: 8 GB resolved.
+		{"parameter defaults that repeat each other", defaultsBomb(3, 1000), `the default of parameter "P2" would be about 8,000,000 bytes`},
+		{"50 MB of JSON", []byte(`{"schemaVersion": "0.3", "description": "` + strings.Repeat("x", 50<<20) + `"}`), "the document is 52,428,843 bytes, more than 65,536 bytes"},
+	}
+	for _, b := range bombs {
+		t.Run(b.name, func(t *testing.T) {
+			var msgs []string
+			text := string(b.text)
+			start := time.Now()
+			alloc := allocated(func() {
+				d, err := ParseText(text)
+				if err != nil {
+					msgs = append(msgs, err.Error())
+					return
+				}
+				for _, p := range Validate(d) {
+					msgs = append(msgs, p.Error())
+				}
+				_, _ = d.CanonicalJSON()
+			})
+			elapsed := time.Since(start)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			t.Logf("%d bytes refused in %v, %d KB allocated, %d KB heap in use", len(b.text), elapsed, alloc>>10, ms.HeapInuse>>10)
+			if len(msgs) == 0 || !strings.Contains(strings.Join(msgs, "\n"), b.want) {
+				t.Fatalf("messages %q\nwant one containing %s", msgs, b.want)
+			}
+			if alloc > 200<<20 || ms.HeapInuse > 200<<20+uint64(len(b.text)) {
+				t.Errorf("allocated %d bytes, %d in use: want under 200 MB", alloc, ms.HeapInuse)
+			}
+			if elapsed > 20*time.Second {
+				t.Errorf("took %v", elapsed)
 			}
 		})
 	}

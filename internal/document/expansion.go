@@ -145,23 +145,23 @@ func (e *estimator) value(v any) int64 {
 	case string:
 		spans, err := scanTemplates(t)
 		if err != nil || len(spans) == 0 {
-			return int64(len(t)) + 2
+			return int64(len(t))
 		}
-		n := int64(len(t)) + 2
+		n := int64(len(t))
 		for _, sp := range spans {
 			n = satAdd(n-int64(sp.end-sp.start), e.ref(sp.ref))
 		}
 		return n
 	case []any:
-		n := 2 + int64(max(len(t)-1, 0))
+		n := 2 + int64(len(t))
 		for _, x := range t {
 			n = satAdd(n, e.value(x))
 		}
 		return n
 	case map[string]any:
-		n := 2 + int64(max(len(t)-1, 0))
+		n := 2 + int64(len(t))
 		for k, x := range t {
-			n = satAdd(n, satAdd(int64(len(k))+3, e.value(x)))
+			n = satAdd(n, satAdd(int64(len(k)), e.value(x)))
 		}
 		return n
 	case []string, map[string]string:

@@ -15,7 +15,7 @@ const maxDepth = 500
 // error is a *SyntaxError with the line and column where it shows; text over
 // MaxDocumentBytes is refused with a *LimitError before it is read.
 func ParseJSON(text []byte) (*Document, error) {
-	if err := checkDocumentSize(text); err != nil {
+	if err := CheckDocumentSize(len(text)); err != nil {
 		return nil, err
 	}
 	root, err := parseJSONNodes(text)

@@ -21,7 +21,7 @@ const maxYAMLValues = 100_000
 // errors are *SyntaxError values with line and column; text over
 // MaxDocumentBytes is refused with a *LimitError before it is read.
 func ParseYAML(text []byte) (*Document, error) {
-	if err := checkDocumentSize(text); err != nil {
+	if err := CheckDocumentSize(len(text)); err != nil {
 		return nil, err
 	}
 	root, err := parseYAMLNodes(text)

@@ -252,8 +252,8 @@ func (b *Budget) Add(v any) error {
 }
 
 // resolver resolves one value, counting the size of what it produces (as
-// ValueSize would measure the result) and refusing to go over limit before it
-// builds anything.
+// ValueSize measures the result; a map placed in text counts as its JSON) and
+// refusing to go over limit before it builds anything.
 type resolver struct {
 	scope Scope
 	used  int64
@@ -288,7 +288,7 @@ func (r *resolver) value(v any) (any, error) {
 	case string:
 		return r.str(t)
 	case []any:
-		if err := r.charge(2+int64(max(len(t)-1, 0)), Ref{}); err != nil {
+		if err := r.charge(2+int64(len(t)), Ref{}); err != nil {
 			return nil, err
 		}
 		out := make([]any, 0, len(t))
@@ -319,12 +319,12 @@ func (r *resolver) value(v any) (any, error) {
 		}
 		return out, nil
 	case map[string]any:
-		if err := r.charge(2+int64(max(len(t)-1, 0)), Ref{}); err != nil {
+		if err := r.charge(2+int64(len(t)), Ref{}); err != nil {
 			return nil, err
 		}
 		out := make(map[string]any, len(t))
 		for _, k := range sortedKeys(t) {
-			if err := r.charge(int64(len(k))+3, Ref{}); err != nil {
+			if err := r.charge(int64(len(k)), Ref{}); err != nil {
 				return nil, err
 			}
 			e, err := r.value(t[k])
@@ -373,7 +373,7 @@ func (r *resolver) str(s string) (any, error) {
 		return nil, err
 	}
 	if len(spans) == 0 {
-		if err := r.charge(int64(len(s))+2, Ref{}); err != nil {
+		if err := r.charge(int64(len(s)), Ref{}); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -381,8 +381,8 @@ func (r *resolver) str(s string) (any, error) {
 	if len(spans) == 1 && spans[0].start == 0 && spans[0].end == len(s) {
 		return r.lookupSized(spans[0].ref)
 	}
-	// The text around the templates, and the quotes.
-	literal := int64(len(s)) + 2
+	// The text around the templates.
+	literal := int64(len(s))
 	for _, sp := range spans {
 		literal -= int64(sp.end - sp.start)
 	}
