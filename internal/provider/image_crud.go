@@ -197,7 +197,7 @@ func continuedFailures(res *engine.Result, secrets []string) (summary, detail st
 		if verb == "" {
 			verb = "failed"
 		}
-		lines = append(lines, fmt.Sprintf("  step %q (%s) %s: %s", s.Name, s.Action, verb, firstLine(redact(s.Message, secrets))))
+		lines = append(lines, fmt.Sprintf("  step %s (%s) %s: %s", document.QuoteValue(s.Name), s.Action, verb, firstLine(redact(s.Message, secrets))))
 	}
 	if len(lines) == 0 {
 		return "", ""
