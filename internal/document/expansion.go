@@ -50,6 +50,12 @@ func (v *validator) expansion(given map[string]string) {
 		if e.usesOver(p.Default) {
 			continue // the parameter it uses is reported
 		}
+		if !containsTemplate(p.Default) {
+			v.docProblem([]string{"parameters", p.Name, "default"},
+				"the default of parameter %s is %s, more than %s, the limit for one value; pass large data by reference (for example an S3 URL)",
+				QuoteValue(p.Name), Bytes(n), Bytes(MaxValueBytes))
+			continue
+		}
 		v.docProblem([]string{"parameters", p.Name, "default"},
 			"the default of parameter %s would be about %s once its {{ }} references to other parameters are resolved, more than %s, the limit for one value; "+
 				"refer to other parameters fewer times, or to shorter ones",
@@ -72,7 +78,11 @@ func (v *validator) expansion(given map[string]string) {
 		for _, name := range sortedKeys(s.Inputs) {
 			n := e.value(s.Inputs[name])
 			sum = satAdd(sum, n)
-			if n > MaxValueBytes {
+			if n > MaxValueBytes && !containsTemplate(s.Inputs[name]) {
+				reported = true
+				c.problem([]string{"inputs", name}, "input %s is %s, more than %s, the limit for one value; pass large data by reference (for example an S3 URL)",
+					quoteIfLong(name), Bytes(n), Bytes(MaxValueBytes))
+			} else if n > MaxValueBytes {
 				reported = true
 				c.problem([]string{"inputs", name},
 					"input %s would be about %s once its {{ }} references are resolved, more than %s, the limit for one value; refer to parameters fewer times, or to shorter ones",

@@ -199,6 +199,26 @@ func TestValidateEstimatesInputsAndSets(t *testing.T) {
 	}
 }
 
+func TestValidateLiteralValuesOverTheBound(t *testing.T) {
+	// Documents built from HCL are not limited to 64 KB of text.
+	d := &Document{SchemaVersion: "0.3",
+		Parameters: []Parameter{{Name: "Big", Type: "String", Default: strings.Repeat("b", MaxValueBytes+1), HasDefault: true}},
+		MainSteps:  []Step{{Name: "nap", Action: "aws:sleep", Inputs: map[string]any{"Duration": strings.Repeat("P", MaxValueBytes+1)}}},
+	}
+	got := ExpansionProblems(d, nil)
+	want := []string{
+		`parameters.Big.default: the default of parameter "Big" is 262,145 bytes, more than 262,144 bytes, the limit for one value; pass large data by reference (for example an S3 URL)`,
+	}
+	if len(got) != 1 || got[0].Error() != want[0] {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	d.Parameters = nil
+	got = ExpansionProblems(d, nil)
+	if len(got) != 1 || got[0].Error() != `step "nap": inputs.Duration: input Duration is 262,145 bytes, more than 262,144 bytes, the limit for one value; pass large data by reference (for example an S3 URL)` {
+		t.Fatalf("got %v", got)
+	}
+}
+
 func TestExpansionEstimateSurvivesCycles(t *testing.T) {
 	d := &Document{SchemaVersion: "0.3", Parameters: []Parameter{
 		{Name: "A", Type: "String", Default: "{{ B }}{{ B }}", HasDefault: true},
