@@ -62,7 +62,7 @@ func decodeDocument(root *node, yaml bool) (*Document, error) {
 				d.Files = f.val.toValue().(map[string]any)
 			}
 		default:
-			err = syntaxErrorAt(f.keyPos, "unknown top-level field %q%s", f.key, hintList(f.key, documentFields, "the fields of a document"))
+			err = syntaxErrorAt(f.keyPos, "unknown top-level field %s%s", QuoteValue(f.key), hintList(f.key, documentFields, "the fields of a document"))
 		}
 		if err != nil {
 			return nil, err
@@ -198,7 +198,7 @@ func (dc *decoder) parameters(n *node) error {
 			case "maxChars":
 				p.MaxChars, err = dc.integer(pf.val, fp, "")
 			default:
-				err = syntaxErrorAt(pf.keyPos, "unknown field %q in parameter %q%s", pf.key, f.key, hintList(pf.key, parameterFields, "the fields of a parameter"))
+				err = syntaxErrorAt(pf.keyPos, "unknown field %s in parameter %s%s", QuoteValue(pf.key), QuoteValue(f.key), hintList(pf.key, parameterFields, "the fields of a parameter"))
 			}
 			if err != nil {
 				return err
@@ -233,7 +233,7 @@ func (dc *decoder) variables(n *node) error {
 			case "default":
 				v.Default, v.HasDefault = vf.val.toValue(), true
 			default:
-				err = syntaxErrorAt(vf.keyPos, "unknown field %q in variable %q%s", vf.key, f.key, hintList(vf.key, variableFields, "the fields of a variable"))
+				err = syntaxErrorAt(vf.keyPos, "unknown field %s in variable %s%s", QuoteValue(vf.key), QuoteValue(f.key), hintList(vf.key, variableFields, "the fields of a variable"))
 			}
 			if err != nil {
 				return err
@@ -310,11 +310,11 @@ func (dc *decoder) step(n *node, path []string) (Step, error) {
 		case "outputs":
 			s.Outputs, err = dc.stepOutputs(f.val, fp, s.Name, s.fieldPos)
 		default:
-			where := "step " + strconv.Quote(s.Name)
+			where := "step " + QuoteValue(s.Name)
 			if s.Name == "" {
 				where = describePath(path, "")
 			}
-			err = syntaxErrorAt(f.keyPos, "unknown field %q in %s%s", f.key, where, hintList(f.key, stepFields, "the fields of a step"))
+			err = syntaxErrorAt(f.keyPos, "unknown field %s in %s%s", QuoteValue(f.key), where, hintList(f.key, stepFields, "the fields of a step"))
 		}
 		if err != nil {
 			return Step{}, err
@@ -349,8 +349,8 @@ func (dc *decoder) stepOutputs(n *node, path []string, step string, pos map[stri
 			case "Type":
 				o.Type, err = dc.str(f.val, fp, step)
 			default:
-				err = syntaxErrorAt(f.keyPos, "unknown field %q in output %d of step %q%s; an output has Name, Selector and Type",
-					f.key, i+1, step, didYouMean(f.key, outputFields))
+				err = syntaxErrorAt(f.keyPos, "unknown field %s in output %d of step %s%s; an output has Name, Selector and Type",
+					QuoteValue(f.key), i+1, QuoteValue(step), didYouMean(f.key, outputFields))
 			}
 			if err != nil {
 				return nil, err
@@ -366,7 +366,7 @@ func (dc *decoder) stepOutputs(n *node, path []string, step string, pos map[stri
 func describePath(path []string, step string) string {
 	stepRef := func(idx string) string {
 		if step != "" {
-			return fmt.Sprintf("step %q", step)
+			return "step " + QuoteValue(step)
 		}
 		return "step " + ordinal(idx) + " of mainSteps"
 	}
@@ -374,19 +374,19 @@ func describePath(path []string, step string) string {
 	case len(path) == 0:
 		return "the document"
 	case len(path) == 1:
-		return strconv.Quote(path[0])
+		return QuoteValue(path[0])
 	case (path[0] == "parameters" || path[0] == "variables") && len(path) == 2:
-		return fmt.Sprintf("%s %q", strings.TrimSuffix(path[0], "s"), path[1])
+		return strings.TrimSuffix(path[0], "s") + " " + QuoteValue(path[1])
 	case (path[0] == "parameters" || path[0] == "variables") && len(path) >= 3:
-		return fmt.Sprintf("%q of %s %q", joinPath(path[2:]), strings.TrimSuffix(path[0], "s"), path[1])
+		return fmt.Sprintf("%s of %s %s", QuoteValue(joinPath(path[2:])), strings.TrimSuffix(path[0], "s"), QuoteValue(path[1]))
 	case path[0] == "mainSteps" && len(path) == 2:
 		return stepRef(path[1])
 	case path[0] == "mainSteps" && len(path) >= 4 && path[2] == "inputs":
-		return fmt.Sprintf("input %q of %s", joinPath(path[3:]), stepRef(path[1]))
+		return fmt.Sprintf("input %s of %s", QuoteValue(joinPath(path[3:])), stepRef(path[1]))
 	case path[0] == "mainSteps" && len(path) >= 3:
-		return fmt.Sprintf("%q of %s", joinPath(path[2:]), stepRef(path[1]))
+		return fmt.Sprintf("%s of %s", QuoteValue(joinPath(path[2:])), stepRef(path[1]))
 	}
-	return strconv.Quote(joinPath(path))
+	return QuoteValue(joinPath(path))
 }
 
 // joinPath renders ["a", "[2]", "b"] as a[2].b.
@@ -446,7 +446,7 @@ func expectedKind(path []string) nodeKind {
 func fixHint(path []string) string {
 	key := "the value"
 	if len(path) > 0 && !strings.HasPrefix(path[len(path)-1], "[") {
-		key = strconv.Quote(path[len(path)-1]) + ":"
+		key = QuoteValue(path[len(path)-1]) + ":"
 	}
 	switch expectedKind(path) {
 	case kindObject:

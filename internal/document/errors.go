@@ -43,12 +43,17 @@ func (p Problem) Error() string {
 		fmt.Fprintf(&b, "line %d, column %d: ", p.Pos.Line, p.Pos.Column)
 	}
 	if p.StepIndex >= 0 && p.Step != "" {
-		fmt.Fprintf(&b, "step %q: ", p.Step)
+		fmt.Fprintf(&b, "step %s: ", QuoteValue(p.Step))
 	} else if p.StepIndex >= 0 {
 		fmt.Fprintf(&b, "step %d: ", p.StepIndex+1)
 	}
 	if len(p.Path) > 0 {
-		b.WriteString(strings.Join(p.Path, "."))
+		for i, e := range p.Path {
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(quoteIfLong(e))
+		}
 		b.WriteString(": ")
 	}
 	b.WriteString(p.Message)

@@ -12,8 +12,12 @@ import (
 const maxDepth = 500
 
 // ParseJSON parses an Automation document written in JSON. Every syntax or shape
-// error is a *SyntaxError with the line and column where it shows.
+// error is a *SyntaxError with the line and column where it shows; text over
+// MaxDocumentBytes is refused with a *LimitError before it is read.
 func ParseJSON(text []byte) (*Document, error) {
+	if err := CheckDocumentSize(len(text)); err != nil {
+		return nil, err
+	}
 	root, err := parseJSONNodes(text)
 	if err != nil {
 		return nil, err
@@ -110,7 +114,7 @@ func (p *jsonParser) describeHere() string {
 		return "end of text"
 	}
 	if w := p.word(); w != "" {
-		return fmt.Sprintf("text %q", w)
+		return "text " + QuoteValue(w)
 	}
 	r, _ := utf8.DecodeRune(p.src[p.off:])
 	return fmt.Sprintf("character %q", r)
@@ -187,7 +191,7 @@ func (p *jsonParser) value() (*node, error) {
 		return nil, syntaxErrorAt(start, "%s is not a JSON number", w)
 	}
 	if w != "" {
-		return nil, syntaxErrorAt(start, "unexpected text %q: a value must be a string in double quotes, a number, true, false, null, an object or a list; if it is a string, write \"%s\"", w, w)
+		return nil, syntaxErrorAt(start, "unexpected text %s: a value must be a string in double quotes, a number, true, false, null, an object or a list; if it is a string, write %[1]s", QuoteValue(w))
 	}
 	if p.eof() {
 		return nil, syntaxErrorAt(start, "the text ends where a value belongs")
@@ -231,7 +235,7 @@ func (p *jsonParser) object() (*node, error) {
 			return nil, err
 		}
 		if prev, dup := seen[key]; dup {
-			return nil, syntaxErrorAt(keyPos, "the key %q appears twice in this object (first at line %d, column %d); keep only one", key, prev.Line, prev.Column)
+			return nil, syntaxErrorAt(keyPos, "the key %s appears twice in this object (first at line %d, column %d); keep only one", QuoteValue(key), prev.Line, prev.Column)
 		}
 		seen[key] = keyPos
 		if err := p.skipSpace(); err != nil {
@@ -251,7 +255,7 @@ func (p *jsonParser) object() (*node, error) {
 			return nil, p.unclosed(n)
 		}
 		if c := p.peek(); c == ',' || c == '}' {
-			return nil, syntaxErrorAt(p.pos(), "the value of %q is missing after the colon", key)
+			return nil, syntaxErrorAt(p.pos(), "the value of %s is missing after the colon", QuoteValue(key))
 		}
 		p.path = append(p.path, key)
 		val, err := p.value()
@@ -280,9 +284,9 @@ func (p *jsonParser) object() (*node, error) {
 		case ']':
 			return nil, syntaxErrorAt(p.pos(), "this ] does not match: the object that starts at line %d, column %d must be closed with }", n.pos.Line, n.pos.Column)
 		case '"':
-			return nil, syntaxErrorAt(p.pos(), "a comma (,) is missing after the value of %q (before this key)", key)
+			return nil, syntaxErrorAt(p.pos(), "a comma (,) is missing after the value of %s (before this key)", QuoteValue(key))
 		default:
-			return nil, syntaxErrorAt(p.pos(), "expected a comma (,) or } after the value of %q, but found %s", key, p.describeHere())
+			return nil, syntaxErrorAt(p.pos(), "expected a comma (,) or } after the value of %s, but found %s", QuoteValue(key), p.describeHere())
 		}
 	}
 }
@@ -298,7 +302,7 @@ func (p *jsonParser) badKey() error {
 		return syntaxErrorAt(at, "this ] does not match an open list: an object must be closed with }")
 	}
 	if w := p.word(); w != "" {
-		return syntaxErrorAt(at, "keys must be in double quotes: write \"%s\"", w)
+		return syntaxErrorAt(at, "keys must be in double quotes: write %s", QuoteValue(w))
 	}
 	return syntaxErrorAt(at, "expected a key in double quotes (\"...\"), but found %s", p.describeHere())
 }
@@ -309,10 +313,10 @@ func (p *jsonParser) missingColon(key string) error {
 	at := p.pos()
 	if i := strings.Index(key, ":"); i >= 0 {
 		name := strings.TrimSpace(key[:i])
-		return syntaxErrorAt(at, "after the key %q a colon (:) must follow, but the colon is inside the quotes: the closing quote is misplaced; write \"%s\": instead of %q",
-			key, name, key)
+		return syntaxErrorAt(at, "after the key %s a colon (:) must follow, but the colon is inside the quotes: the closing quote is misplaced; write %s: instead of %[1]s",
+			QuoteValue(key), QuoteValue(name))
 	}
-	return syntaxErrorAt(at, "expected a colon (:) after the key %q, but found %s", key, p.describeHere())
+	return syntaxErrorAt(at, "expected a colon (:) after the key %s, but found %s", QuoteValue(key), p.describeHere())
 }
 
 func (p *jsonParser) list() (*node, error) {
@@ -380,11 +384,11 @@ func (p *jsonParser) pairInList(list, key *node) error {
 	k := key.value.(string)
 	where := describePath(p.path, p.step)
 	if expectedKind(p.path) == kindObject {
-		return syntaxErrorAt(key.pos, "%s must be an object ({ ... }), but a list ([) starts at line %d, column %d and holds the key/value pair %q: ...; write %s with braces instead of brackets",
-			where, list.pos.Line, list.pos.Column, k, fixHint(p.path))
+		return syntaxErrorAt(key.pos, "%s must be an object ({ ... }), but a list ([) starts at line %d, column %d and holds the key/value pair %s: ...; write %s with braces instead of brackets",
+			where, list.pos.Line, list.pos.Column, QuoteValue(k), fixHint(p.path))
 	}
-	return syntaxErrorAt(key.pos, "%q: ... is a key/value pair, but it sits in the list ([) that starts at line %d, column %d, and a list holds plain values: if %s is an object, write { ... } instead of [ ... ]; if it is a list of objects, wrap each entry in braces: [ { %q: ... } ]",
-		k, list.pos.Line, list.pos.Column, where, k)
+	return syntaxErrorAt(key.pos, "%s: ... is a key/value pair, but it sits in the list ([) that starts at line %d, column %d, and a list holds plain values: if %s is an object, write { ... } instead of [ ... ]; if it is a list of objects, wrap each entry in braces: [ { %[1]s: ... } ]",
+		QuoteValue(k), list.pos.Line, list.pos.Column, where)
 }
 
 // isStepObject tells whether the object being parsed is an entry of mainSteps.

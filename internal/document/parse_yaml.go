@@ -18,8 +18,12 @@ import (
 const maxYAMLValues = 100_000
 
 // ParseYAML parses an Automation document written in YAML. Syntax and shape
-// errors are *SyntaxError values with line and column.
+// errors are *SyntaxError values with line and column; text over
+// MaxDocumentBytes is refused with a *LimitError before it is read.
 func ParseYAML(text []byte) (*Document, error) {
+	if err := CheckDocumentSize(len(text)); err != nil {
+		return nil, err
+	}
 	root, err := parseYAMLNodes(text)
 	if err != nil {
 		return nil, err
@@ -51,8 +55,105 @@ func parseYAMLNodes(text []byte) (root *node, err error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlSyntaxError(text, err)
 	}
+	if err := checkAliasExpansion(&doc); err != nil {
+		return nil, err
+	}
 	c := &yamlConverter{}
 	return c.convert(&doc, 0)
+}
+
+// checkAliasExpansion measures the document as it would be with every alias
+// replaced by a copy of what it names, without making the copies: the expanded
+// size of each node is computed once and reused wherever an alias names it, so
+// the check takes time and memory in proportion to the text. It fails at the
+// alias that takes the expanded size over MaxExpandedBytes, or at an alias
+// that names a value containing it.
+func checkAliasExpansion(doc *yaml.Node) error {
+	s := &aliasSizer{memo: map[*yaml.Node]int64{}, open: map[*yaml.Node]bool{}}
+	return s.walk(doc, 0)
+}
+
+type aliasSizer struct {
+	memo  map[*yaml.Node]int64 // expanded size of nodes measured so far
+	open  map[*yaml.Node]bool  // nodes being measured (an alias to one is a cycle)
+	total int64                // expanded size of the document up to the walk's position
+}
+
+// walk adds up the document in order: nodes written in the text count once,
+// aliases count the expanded size of what they name.
+func (s *aliasSizer) walk(y *yaml.Node, depth int) error {
+	if depth > maxDepth {
+		return syntaxErrorAt(Pos{Line: y.Line, Column: y.Column}, "the document nests deeper than %d levels", maxDepth)
+	}
+	if y.Kind == yaml.AliasNode {
+		if y.Alias == nil {
+			return nil // reported by the converter
+		}
+		n, err := s.size(y.Alias, y, depth)
+		if err != nil {
+			return err
+		}
+		s.total = satAdd(s.total, n)
+		if s.total > MaxExpandedBytes {
+			return syntaxErrorAt(Pos{Line: y.Line, Column: y.Column},
+				"the alias *%s makes the document more than %s once aliases are expanded (too many aliases, or aliases of long values; the limit is 4 times SSM's 64 KB document limit): "+
+					"write the values out, or repeat less", y.Value, Bytes(MaxExpandedBytes))
+		}
+		return nil
+	}
+	s.total = satAdd(s.total, int64(len(y.Value))+1)
+	s.open[y] = true
+	defer delete(s.open, y)
+	for _, c := range y.Content {
+		if err := s.walk(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// size is the expanded size of y, reached through the alias at. Sizes saturate
+// a little above the bound, where the walk stops anyway.
+func (s *aliasSizer) size(y, at *yaml.Node, depth int) (int64, error) {
+	if n, ok := s.memo[y]; ok {
+		return n, nil
+	}
+	pos := Pos{Line: at.Line, Column: at.Column}
+	if s.open[y] {
+		return 0, syntaxErrorAt(pos, "the alias *%s names a value that contains this alias, which would make it endless", at.Value)
+	}
+	if depth > maxDepth {
+		return 0, syntaxErrorAt(pos, "the document nests deeper than %d levels once aliases are expanded", maxDepth)
+	}
+	s.open[y] = true
+	defer delete(s.open, y)
+	n := int64(len(y.Value)) + 1
+	if y.Kind == yaml.AliasNode && y.Alias != nil {
+		m, err := s.size(y.Alias, y, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		n = m
+	}
+	for _, c := range y.Content {
+		target, via := c, at
+		if c.Kind == yaml.AliasNode {
+			if c.Alias == nil {
+				continue
+			}
+			target, via = c.Alias, c
+		}
+		m, err := s.size(target, via, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		n = satAdd(n, m)
+		if n > MaxExpandedBytes {
+			break
+		}
+	}
+	s.memo[y] = n
+	return n, nil
 }
 
 type yamlConverter struct {
@@ -125,7 +226,7 @@ func (c *yamlConverter) mapping(y *yaml.Node, depth int) (*node, error) {
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			return nil, syntaxErrorAt(keyPos, "the key %q appears twice in this mapping (first at line %d, column %d); keep only one", k.Value, prev.Line, prev.Column)
+			return nil, syntaxErrorAt(keyPos, "the key %s appears twice in this mapping (first at line %d, column %d); keep only one", QuoteValue(k.Value), prev.Line, prev.Column)
 		}
 		seen[k.Value] = keyPos
 		val, err := c.convert(v, depth+1)
@@ -174,7 +275,7 @@ func (c *yamlConverter) scalar(y *yaml.Node) (*node, error) {
 	case "!!bool":
 		var b bool
 		if err := y.Decode(&b); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a boolean", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a boolean", QuoteValue(y.Value))
 		}
 		n.kind, n.value = kindBool, b
 	case "!!int":
@@ -185,16 +286,16 @@ func (c *yamlConverter) scalar(y *yaml.Node) (*node, error) {
 		}
 		var f float64
 		if err := y.Decode(&f); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a number YAML can read", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a number YAML can read", QuoteValue(y.Value))
 		}
 		n.kind, n.value = kindNumber, normalNumber(f)
 	case "!!float":
 		var f float64
 		if err := y.Decode(&f); err != nil {
-			return nil, syntaxErrorAt(at, "%q is not a number YAML can read", y.Value)
+			return nil, syntaxErrorAt(at, "%s is not a number YAML can read", QuoteValue(y.Value))
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, syntaxErrorAt(at, "%s cannot be represented in an SSM document; quote it if it is text", y.Value)
+			return nil, syntaxErrorAt(at, "%s cannot be represented in an SSM document; quote it if it is text", quoteIfLong(y.Value))
 		}
 		n.kind, n.value = kindNumber, normalNumber(f)
 	}

@@ -33,8 +33,8 @@ func levenshtein(a, b string) int {
 // closest returns the candidate nearest to name, compared case-insensitively, when
 // it is near enough to be what the author meant.
 func closest(name string, candidates []string) (string, bool) {
-	if name == "" || len(candidates) == 0 {
-		return "", false
+	if name == "" || len(candidates) == 0 || len(name) > maxSuggestLen {
+		return "", false // a long value is no slip of a short name
 	}
 	lname := strings.ToLower(name)
 	best, bestDist := "", -1
@@ -59,10 +59,17 @@ func closest(name string, candidates []string) (string, bool) {
 	return "", false
 }
 
+// maxSuggestLen is the longest name suggestions are looked for: the edit
+// distance takes time in proportion to the length of both strings.
+const maxSuggestLen = 256
+
+// maxHintList is how many candidates hintList shows.
+const maxHintList = 30
+
 // didYouMean formats a suggestion ("; did you mean "x"?") or nothing.
 func didYouMean(name string, candidates []string) string {
 	if s, ok := closest(name, candidates); ok && s != name {
-		return fmt.Sprintf("; did you mean %q?", s)
+		return fmt.Sprintf("; did you mean %s?", QuoteValue(s))
 	}
 	return ""
 }
@@ -70,14 +77,22 @@ func didYouMean(name string, candidates []string) string {
 // hintList is a suggestion followed by the list it was drawn from:
 // `; did you mean "x"? (label: a, b, c)`.
 func hintList(name string, candidates []string, label string) string {
-	return didYouMean(name, candidates) + " (" + label + ": " + strings.Join(candidates, ", ") + ")"
+	shown := make([]string, 0, min(len(candidates), maxHintList))
+	for i, c := range candidates {
+		if i == maxHintList {
+			shown = append(shown, fmt.Sprintf("and %d more", len(candidates)-maxHintList))
+			break
+		}
+		shown = append(shown, quoteIfLong(c))
+	}
+	return didYouMean(name, candidates) + " (" + label + ": " + strings.Join(shown, ", ") + ")"
 }
 
 // quoteList renders names as "a", "b" and "c" for messages.
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
+		q[i] = QuoteValue(n)
 	}
 	return strings.Join(q, ", ")
 }

@@ -78,7 +78,7 @@ func scanTemplates(s string) ([]span, error) {
 		start := i + j
 		k := strings.Index(s[start+2:], "}}")
 		if k < 0 {
-			return nil, &TemplateError{Text: s[start:], Msg: fmt.Sprintf("unclosed template: %q has no closing }}", clip(s[start:], 40))}
+			return nil, &TemplateError{Text: s[start:], Msg: fmt.Sprintf("unclosed template: %s has no closing }}", QuoteValue(s[start:]))}
 		}
 		end := start + 2 + k + 2
 		ref, err := parseRef(s[start:end])
@@ -93,7 +93,7 @@ func scanTemplates(s string) ([]span, error) {
 func parseRef(raw string) (Ref, error) {
 	body := strings.TrimSpace(raw[2 : len(raw)-2])
 	bad := func(why string) (Ref, error) {
-		return Ref{}, &TemplateError{Text: raw, Msg: fmt.Sprintf("malformed template %q: %s", clip(raw, 60), why)}
+		return Ref{}, &TemplateError{Text: raw, Msg: fmt.Sprintf("malformed template %s: %s", QuoteValue(raw), why)}
 	}
 	if body == "" {
 		return bad("it names nothing")
@@ -110,7 +110,7 @@ func parseRef(raw string) (Ref, error) {
 	ref := Ref{Raw: raw}
 	if ns, name, ok := strings.Cut(body, ":"); ok {
 		if name == "" {
-			return bad(fmt.Sprintf("%q is followed by no name", ns+":"))
+			return bad(fmt.Sprintf("%s is followed by no name", QuoteValue(ns+":")))
 		}
 		switch ns {
 		case "global":
@@ -122,7 +122,7 @@ func parseRef(raw string) (Ref, error) {
 		case "variable":
 			ref.Kind, ref.Name = RefParameter, name
 		default:
-			return bad(fmt.Sprintf("unknown prefix %q; use global:, automation:, variable: or ssm:", ns+":"))
+			return bad(fmt.Sprintf("unknown prefix %s; use global:, automation:, variable: or ssm:", QuoteValue(ns+":")))
 		}
 		if ref.Kind != RefSSM && strings.ContainsAny(name, ":/") {
 			return bad("the name after the prefix may not contain : or /")
@@ -205,11 +205,92 @@ func HasTemplate(s string) bool { return strings.Contains(s, "{{") }
 // exactly one template becomes the raw value (which may be a list); templates
 // inside text are interpolated (a list there must have exactly one element); in a
 // list, an element that is exactly one template resolving to a list is spliced in.
+//
+// The result may be at most MaxValueBytes (as ValueSize measures it): sizes
+// are checked before anything is built, and a value that would be larger is
+// a *LimitError.
 func Resolve(v any, scope Scope) (any, error) {
+	r := &resolver{scope: scope, limit: MaxValueBytes}
+	return r.value(v)
+}
+
+// Budget bounds the values of one input set (a run's parameter values, or one
+// step's inputs) together, on top of MaxValueBytes for each.
+type Budget struct {
+	left int64
+}
+
+// NewBudget returns a budget of total bytes; MaxInputSetBytes is the usual one.
+func NewBudget(total int64) *Budget { return &Budget{left: total} }
+
+// Resolve is the package's Resolve, charged to the budget.
+func (b *Budget) Resolve(v any, scope Scope) (any, error) {
+	r := &resolver{scope: scope, limit: MaxValueBytes}
+	if b.left < r.limit {
+		r.limit, r.set = b.left, true
+	}
+	out, err := r.value(v)
+	if err != nil {
+		return nil, err
+	}
+	b.left -= r.used
+	return out, nil
+}
+
+// Add charges a value that needs no resolution (a value given for a
+// parameter) to the budget, with the same bounds as Resolve.
+func (b *Budget) Add(v any) error {
+	r := &resolver{limit: MaxValueBytes}
+	if b.left < r.limit {
+		r.limit, r.set = b.left, true
+	}
+	if err := r.charge(sizeWithin(v, r.limit), Ref{}); err != nil {
+		return err
+	}
+	b.left -= r.used
+	return nil
+}
+
+// resolver resolves one value, counting the size of what it produces (as
+// ValueSize measures the result; a map placed in text counts as its JSON) and
+// refusing to go over limit before it builds anything.
+type resolver struct {
+	scope Scope
+	used  int64
+	limit int64
+	set   bool // limit is what is left of a Budget, not MaxValueBytes
+}
+
+// charge counts n more bytes of output; ref is the template being resolved,
+// if any.
+func (r *resolver) charge(n int64, ref Ref) error {
+	if n <= r.limit-r.used {
+		r.used += n
+		return nil
+	}
+	what := "the value"
+	if ref.Raw != "" {
+		what = "with " + quoteIfLong(ref.Raw) + ", the value"
+	}
+	e := &LimitError{What: what, AtLeast: true, Size: satAdd(r.used, n), Limit: MaxValueBytes,
+		Of:  "the limit for one value once its {{ }} templates are resolved",
+		Fix: "use fewer or shorter references (a parameter whose default repeats another parameter many times grows with each level)"}
+	if r.set {
+		e.What += " and the others of its set"
+		e.Limit = MaxInputSetBytes
+		e.Of = "the limit for a run's parameter values together, or for one step's inputs together"
+	}
+	return e
+}
+
+func (r *resolver) value(v any) (any, error) {
 	switch t := v.(type) {
 	case string:
-		return resolveString(t, scope)
+		return r.str(t)
 	case []any:
+		if err := r.charge(2+int64(len(t)), Ref{}); err != nil {
+			return nil, err
+		}
 		out := make([]any, 0, len(t))
 		for _, e := range t {
 			if s, ok := e.(string); ok {
@@ -218,7 +299,7 @@ func Resolve(v any, scope Scope) (any, error) {
 					return nil, err
 				}
 				if whole {
-					val, err := lookup(scope, ref)
+					val, err := r.lookupSized(ref)
 					if err != nil {
 						return nil, err
 					}
@@ -230,61 +311,117 @@ func Resolve(v any, scope Scope) (any, error) {
 					continue
 				}
 			}
-			r, err := Resolve(e, scope)
+			e2, err := r.value(e)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, r)
+			out = append(out, e2)
 		}
 		return out, nil
 	case map[string]any:
+		if err := r.charge(2+int64(len(t)), Ref{}); err != nil {
+			return nil, err
+		}
 		out := make(map[string]any, len(t))
-		for k, e := range t {
-			r, err := Resolve(e, scope)
+		for _, k := range sortedKeys(t) {
+			if err := r.charge(int64(len(k)), Ref{}); err != nil {
+				return nil, err
+			}
+			e, err := r.value(t[k])
 			if err != nil {
 				return nil, err
 			}
-			out[k] = r
+			out[k] = e
 		}
 		return out, nil
 	case []string, map[string]string:
-		return Resolve(normalizeValue(t), scope)
+		return r.value(normalizeValue(t))
+	}
+	if err := r.charge(sizeWithin(v, r.limit-r.used), Ref{}); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
 
-func lookup(scope Scope, ref Ref) (any, error) {
-	if scope == nil {
-		return nil, fmt.Errorf("%s: no values to resolve templates with", ref.Raw)
+func (r *resolver) lookup(ref Ref) (any, error) {
+	if r.scope == nil {
+		return nil, fmt.Errorf("%s: no values to resolve templates with", quoteIfLong(ref.Raw))
 	}
-	val, err := scope.Lookup(ref)
+	val, err := r.scope.Lookup(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref.Raw, err)
+		return nil, fmt.Errorf("%s: %w", quoteIfLong(ref.Raw), err)
 	}
 	return normalizeValue(val), nil
 }
 
-func resolveString(s string, scope Scope) (any, error) {
+// lookupSized looks ref up and charges the size of its value, which becomes
+// part of the result as it is.
+func (r *resolver) lookupSized(ref Ref) (any, error) {
+	val, err := r.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.charge(sizeWithin(val, r.limit-r.used), ref); err != nil {
+		return nil, err
+	}
+	return val, nil
+}
+
+func (r *resolver) str(s string) (any, error) {
 	spans, err := scanTemplates(s)
-	if err != nil || len(spans) == 0 {
-		return s, err
+	if err != nil {
+		return nil, err
+	}
+	if len(spans) == 0 {
+		if err := r.charge(int64(len(s)), Ref{}); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	if len(spans) == 1 && spans[0].start == 0 && spans[0].end == len(s) {
-		return lookup(scope, spans[0].ref)
+		return r.lookupSized(spans[0].ref)
 	}
-	var b strings.Builder
-	last := 0
+	// The text around the templates.
+	literal := int64(len(s))
 	for _, sp := range spans {
-		b.WriteString(s[last:sp.start])
-		val, err := lookup(scope, sp.ref)
+		literal -= int64(sp.end - sp.start)
+	}
+	if err := r.charge(literal, Ref{}); err != nil {
+		return nil, err
+	}
+	// Every piece is measured and charged before the string is built.
+	texts := make([]string, len(spans))
+	for i, sp := range spans {
+		val, err := r.lookup(sp.ref)
 		if err != nil {
 			return nil, err
+		}
+		if _, scalar := scalarText(val); !scalar {
+			// A list or map is rendered as JSON text: measure it before
+			// rendering it.
+			if n := sizeWithin(val, r.limit-r.used); n > r.limit-r.used {
+				return nil, r.charge(n, sp.ref)
+			}
 		}
 		text, err := interpolationText(sp.ref, val)
 		if err != nil {
 			return nil, err
 		}
-		b.WriteString(text)
+		if err := r.charge(int64(len(text)), sp.ref); err != nil {
+			return nil, err
+		}
+		texts[i] = text
+	}
+	n := len(s)
+	for i, sp := range spans {
+		n += len(texts[i]) - (sp.end - sp.start)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	last := 0
+	for i, sp := range spans {
+		b.WriteString(s[last:sp.start])
+		b.WriteString(texts[i])
 		last = sp.end
 	}
 	b.WriteString(s[last:])
@@ -298,7 +435,7 @@ func interpolationText(ref Ref, v any) (string, error) {
 	switch t := v.(type) {
 	case []any:
 		if len(t) != 1 {
-			return "", fmt.Errorf("%s is a list of %d values and cannot be placed inside text: it must have exactly one value", ref.Raw, len(t))
+			return "", fmt.Errorf("%s is a list of %d values and cannot be placed inside text: it must have exactly one value", quoteIfLong(ref.Raw), len(t))
 		}
 		if s, ok := scalarText(t[0]); ok {
 			return s, nil
@@ -307,9 +444,9 @@ func interpolationText(ref Ref, v any) (string, error) {
 	case map[string]any:
 		b, err := json.Marshal(t)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", ref.Raw, err)
+			return "", fmt.Errorf("%s: %w", quoteIfLong(ref.Raw), err)
 		}
 		return string(b), nil
 	}
-	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", ref.Raw, v)
+	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", quoteIfLong(ref.Raw), v)
 }

@@ -30,6 +30,7 @@ func Validate(d *Document) []Problem {
 		v.step(v.outerStep(i, s))
 	}
 	v.outputs()
+	v.expansion(nil)
 	return v.problems
 }
 
@@ -60,7 +61,7 @@ type stepCtx struct {
 
 func (c *stepCtx) label() string {
 	if c.parent != "" {
-		return fmt.Sprintf("step %q in loop %q", c.step.Name, c.parent)
+		return fmt.Sprintf("step %s in loop %s", QuoteValue(c.step.Name), QuoteValue(c.parent))
 	}
 	return fmt.Sprintf("step %d", c.index+1)
 }
@@ -192,7 +193,7 @@ func (v *validator) header() {
 	case "":
 		v.docProblem([]string{"schemaVersion"}, `schemaVersion is missing; write "schemaVersion": "0.3"`)
 	default:
-		v.docProblem([]string{"schemaVersion"}, `schemaVersion %q is not supported: Automation documents use "0.3"`, v.d.SchemaVersion)
+		v.docProblem([]string{"schemaVersion"}, `schemaVersion %s is not supported: Automation documents use "0.3"`, QuoteValue(v.d.SchemaVersion))
 	}
 	if v.d.MainSteps == nil {
 		v.docProblem([]string{"mainSteps"}, "mainSteps is missing: a document needs at least one step")
@@ -218,14 +219,14 @@ func (v *validator) parameters() {
 			continue
 		}
 		if seen[p.Name] {
-			v.docProblem(path, "parameter %q is declared twice", p.Name)
+			v.docProblem(path, "parameter %s is declared twice", QuoteValue(p.Name))
 			continue
 		}
 		seen[p.Name] = true
 		typeOK := v.checkType(p.Type, sub("type"), "parameter "+strconv.Quote(p.Name))
 		if p.AllowedPattern != "" {
 			if _, err := regexp.Compile(p.AllowedPattern); err != nil {
-				v.docProblem(sub("allowedPattern"), "allowedPattern %q does not compile: %s", p.AllowedPattern, regexpReason(err))
+				v.docProblem(sub("allowedPattern"), "allowedPattern %s does not compile: %s", QuoteValue(p.AllowedPattern), regexpReason(err))
 			}
 		}
 		if !p.HasDefault || p.Default == nil {
@@ -245,9 +246,9 @@ func (v *validator) parameters() {
 func regexpReason(err error) string {
 	var re *syntax.Error
 	if errors.As(err, &re) {
-		return fmt.Sprintf("%s: %q", re.Code, re.Expr)
+		return fmt.Sprintf("%s: %s", re.Code, QuoteValue(re.Expr))
 	}
-	return err.Error()
+	return quoteIfLong(err.Error())
 }
 
 func (v *validator) checkType(t string, path []string, what string) bool {
@@ -260,7 +261,7 @@ func (v *validator) checkType(t string, path []string, what string) bool {
 			return true
 		}
 	}
-	v.docProblem(path, "unknown type %q%s", t, hintList(t, ParameterTypes, "types"))
+	v.docProblem(path, "unknown type %s%s", QuoteValue(t), hintList(t, ParameterTypes, "types"))
 	return false
 }
 
@@ -273,12 +274,12 @@ func (v *validator) variables() {
 			continue
 		}
 		if seen[va.Name] {
-			v.docProblem(path, "variable %q is declared twice", va.Name)
+			v.docProblem(path, "variable %s is declared twice", QuoteValue(va.Name))
 			continue
 		}
 		seen[va.Name] = true
 		if v.params[va.Name] {
-			v.docProblem(path, "variable %q has the name of a parameter; {{ %s }} would be ambiguous", va.Name, va.Name)
+			v.docProblem(path, "variable %s has the name of a parameter; {{ %s }} would be ambiguous", QuoteValue(va.Name), quoteIfLong(va.Name))
 		}
 		typeOK := v.checkType(va.Type, append(path, "type"), "variable "+strconv.Quote(va.Name))
 		if !va.HasDefault || va.Default == nil {
@@ -300,16 +301,16 @@ func (v *validator) outputs() {
 		path := []string{"outputs", strconv.Itoa(i)}
 		step, out, ok := strings.Cut(o, ".")
 		if !ok || step == "" || out == "" {
-			v.docProblem(path, "outputs entry %q must be written step.Output, e.g. createImage.ImageId", o)
+			v.docProblem(path, "outputs entry %s must be written step.Output, e.g. createImage.ImageId", QuoteValue(o))
 			continue
 		}
 		info, ok := v.steps[step]
 		if !ok {
-			v.docProblem(path, "outputs entry %q names step %q, which does not exist%s", o, step, didYouMean(step, v.names))
+			v.docProblem(path, "outputs entry %s names step %s, which does not exist%s", QuoteValue(o), QuoteValue(step), didYouMean(step, v.names))
 			continue
 		}
 		if msg := outputProblem(step, out, info); msg != "" {
-			v.docProblem(path, "outputs entry %q: %s", o, msg)
+			v.docProblem(path, "outputs entry %s: %s", QuoteValue(o), msg)
 		}
 	}
 }
@@ -330,7 +331,7 @@ func outputProblem(step, out string, info stepInfo) string {
 		}
 	}
 	if len(names) == 0 {
-		return fmt.Sprintf("step %q (%s) has no outputs", step, info.action)
+		return fmt.Sprintf("step %s (%s) has no outputs", QuoteValue(step), quoteIfLong(info.action))
 	}
-	return fmt.Sprintf("step %q (%s) has no output %q%s", step, info.action, out, hintList(out, names, "its outputs"))
+	return fmt.Sprintf("step %s (%s) has no output %s%s", QuoteValue(step), quoteIfLong(info.action), QuoteValue(out), hintList(out, names, "its outputs"))
 }

@@ -49,7 +49,7 @@ func (v *validator) paramAndVarNames() []string {
 
 // refProblem explains why ref cannot be used in rc, or returns "".
 func (v *validator) refProblem(ref Ref, rc refContext) string {
-	raw := ref.Raw
+	raw := quoteIfLong(ref.Raw)
 	switch ref.Kind {
 	case RefParameter:
 		if ref.IsVariable() {
@@ -69,7 +69,7 @@ func (v *validator) refProblem(ref Ref, rc refContext) string {
 			return ""
 		}
 		if _, isStep := v.steps[ref.Name]; isStep {
-			return fmt.Sprintf("%s names step %q but no output; write {{ %s.OutputName }}", raw, ref.Name, ref.Name)
+			return fmt.Sprintf("%s names step %s but no output; write {{ %s.OutputName }}", raw, QuoteValue(ref.Name), quoteIfLong(ref.Name))
 		}
 		return fmt.Sprintf("%s names no parameter%s", raw, didYouMean(ref.Name, v.paramAndVarNames()))
 	case RefStepOutput:
@@ -78,11 +78,11 @@ func (v *validator) refProblem(ref Ref, rc refContext) string {
 		}
 		info, ok := v.steps[ref.Step]
 		if !ok {
-			return fmt.Sprintf("%s names step %q, which does not exist%s", raw, ref.Step, didYouMean(ref.Step, v.names))
+			return fmt.Sprintf("%s names step %s, which does not exist%s", raw, QuoteValue(ref.Step), didYouMean(ref.Step, v.names))
 		}
 		c := rc.step
 		if info.index > c.index {
-			return fmt.Sprintf("%s refers to step %q, which comes later (step %d); a step can only use outputs of earlier steps", raw, ref.Step, info.index+1)
+			return fmt.Sprintf("%s refers to step %s, which comes later (step %d); a step can only use outputs of earlier steps", raw, QuoteValue(ref.Step), info.index+1)
 		}
 		if info.index == c.index && !c.loop {
 			return fmt.Sprintf("%s refers to an output of this same step; a step can only use outputs of earlier steps", raw)
@@ -108,7 +108,7 @@ func (v *validator) refProblem(ref Ref, rc refContext) string {
 	case RefSSM:
 		if !rc.ssm {
 			return fmt.Sprintf("%s: {{ssm:...}} is only allowed in parameter defaults; declare a parameter with \"default\": \"{{ssm:%s}}\" and use {{ thatParameter }} in %s",
-				raw, ref.Name, rc.where)
+				raw, quoteIfLong(ref.Name), rc.where)
 		}
 	}
 	return ""
@@ -175,7 +175,7 @@ func (v *validator) condition(c *stepCtx, m map[string]any, path []string, choic
 			ops++
 			l, ok := val.([]any)
 			if !ok || len(l) == 0 {
-				c.problem(sub(k), "%s must be a list of conditions", k)
+				c.problem(sub(k), "%s must be a list of conditions", quoteIfLong(k))
 				continue
 			}
 			for i, e := range l {
@@ -204,7 +204,7 @@ func (v *validator) condition(c *stepCtx, m map[string]any, path []string, choic
 			}
 			all := append(append([]string(nil), branchOperators...), "And", "Or", "Not")
 			unknown++
-			c.problem(sub(k), "unknown operator %q%s", k, hintList(k, all, "operators"))
+			c.problem(sub(k), "unknown operator %s%s", QuoteValue(k), hintList(k, all, "operators"))
 		}
 	}
 	switch {
@@ -224,7 +224,7 @@ var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\
 func ParseISODuration(s string) (time.Duration, error) {
 	m := isoDurationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
-		return 0, fmt.Errorf("%q is not an ISO 8601 duration such as PT10M or PT1H30M", s)
+		return 0, fmt.Errorf("%s is not an ISO 8601 duration such as PT10M or PT1H30M", QuoteValue(s))
 	}
 	units := []time.Duration{365 * 24 * time.Hour, 30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute}
 	var total time.Duration
@@ -234,14 +234,14 @@ func ParseISODuration(s string) (time.Duration, error) {
 		}
 		n, err := strconv.ParseInt(m[i+1], 10, 64)
 		if err != nil || n > int64(1<<62)/int64(u) {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("duration %s is too long", QuoteValue(s))
 		}
 		total += time.Duration(n) * u
 	}
 	if m[7] != "" {
 		f, err := strconv.ParseFloat(m[7], 64)
 		if err != nil || f > 1e9 {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("duration %s is too long", QuoteValue(s))
 		}
 		total += time.Duration(f * float64(time.Second))
 	}
@@ -256,7 +256,7 @@ func ParseISOTimestamp(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 timestamp such as 2024-05-01T12:00:00Z", s)
+	return time.Time{}, fmt.Errorf("%s is not an ISO 8601 timestamp such as 2024-05-01T12:00:00Z", QuoteValue(s))
 }
 
 func sleepFormats(c *stepCtx) {
@@ -280,7 +280,7 @@ func (v *validator) updateVariable(c *stepCtx) {
 	}
 	vn, found := strings.CutPrefix(name, "variable:")
 	if !found || vn == "" {
-		c.problem([]string{"inputs", "Name"}, "Name must be written variable:NAME, not %q", name)
+		c.problem([]string{"inputs", "Name"}, "Name must be written variable:NAME, not %s", QuoteValue(name))
 		return
 	}
 	if !v.vars[vn] {
@@ -288,7 +288,7 @@ func (v *validator) updateVariable(c *stepCtx) {
 		for _, va := range v.d.Variables {
 			names = append(names, va.Name)
 		}
-		c.problem([]string{"inputs", "Name"}, "Name names variable %q, which is not declared in variables%s", vn, didYouMean(vn, names))
+		c.problem([]string{"inputs", "Name"}, "Name names variable %s, which is not declared in variables%s", QuoteValue(vn), didYouMean(vn, names))
 	}
 }
 
@@ -313,7 +313,7 @@ func (v *validator) loop(c *stepCtx) {
 		s := is.step
 		prefix := []string{"inputs", "Steps", strconv.Itoa(is.index)}
 		ic := &stepCtx{index: c.index, step: &s, loop: true, parent: c.step.Name, report: func(path []string, msg string) {
-			c.report(append(append([]string(nil), prefix...), path...), fmt.Sprintf("nested step %q: %s", s.Name, msg))
+			c.report(append(append([]string(nil), prefix...), path...), fmt.Sprintf("nested step %s: %s", QuoteValue(s.Name), msg))
 		}}
 		v.step(ic)
 	}

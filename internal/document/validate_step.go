@@ -14,11 +14,11 @@ func (v *validator) step(c *stepCtx) {
 	case s.Name == "":
 		c.problem([]string{"name"}, "the step has no name")
 	case !stepNameRE.MatchString(s.Name):
-		c.problem([]string{"name"}, "step name %q may contain only letters, digits and underscores ([A-Za-z0-9_]+)", s.Name)
+		c.problem([]string{"name"}, "step name %s may contain only letters, digits and underscores ([A-Za-z0-9_]+)", QuoteValue(s.Name))
 	}
 	if s.Name != "" {
 		if first, dup := v.seen[s.Name]; dup {
-			c.problem([]string{"name"}, "duplicate step name %q: %s already has it", s.Name, first)
+			c.problem([]string{"name"}, "duplicate step name %s: %s already has it", QuoteValue(s.Name), first)
 		} else {
 			v.seen[s.Name] = c.label()
 		}
@@ -67,10 +67,10 @@ func (v *validator) action(c *stepCtx) (ActionSpec, bool) {
 	hint := didYouMean(cand, actionNames())
 	if hint == "" && cand != s.Action {
 		if _, ok := LookupAction(cand); ok {
-			hint = fmt.Sprintf("; did you mean %q?", cand)
+			hint = fmt.Sprintf("; did you mean %s?", QuoteValue(cand))
 		}
 	}
-	c.problem([]string{"action"}, "unknown action %q%s", s.Action, hint)
+	c.problem([]string{"action"}, "unknown action %s%s", QuoteValue(s.Action), hint)
 	return ActionSpec{}, false
 }
 
@@ -80,6 +80,10 @@ func (v *validator) flow(c *stepCtx) {
 	if s.MaxAttempts != nil && *s.MaxAttempts < 1 {
 		c.problem([]string{"maxAttempts"}, "maxAttempts must be at least 1, not %d", *s.MaxAttempts)
 	}
+	if s.MaxAttempts != nil && *s.MaxAttempts > MaxAttempts {
+		c.problem([]string{"maxAttempts"}, "maxAttempts is %d, more than %d, the most attempts a step may make; "+
+			"retry fewer times, or give the step a longer timeoutSeconds", *s.MaxAttempts, MaxAttempts)
+	}
 	if s.TimeoutSeconds != nil && *s.TimeoutSeconds < 1 {
 		c.problem([]string{"timeoutSeconds"}, "timeoutSeconds must be at least 1, not %d", *s.TimeoutSeconds)
 	}
@@ -88,7 +92,7 @@ func (v *validator) flow(c *stepCtx) {
 	case strings.HasPrefix(f, "step:"):
 		v.jump(c, []string{"onFailure"}, "onFailure", strings.TrimSpace(strings.TrimPrefix(f, "step:")))
 	default:
-		c.problem([]string{"onFailure"}, "onFailure must be Abort, Continue or step:NAME, not %q%s", f, didYouMean(f, []string{"Abort", "Continue"}))
+		c.problem([]string{"onFailure"}, "onFailure must be Abort, Continue or step:NAME, not %s%s", QuoteValue(f), didYouMean(f, []string{"Abort", "Continue"}))
 	}
 	switch f := s.OnCancel; {
 	case f == "" || f == "Abort":
@@ -97,12 +101,12 @@ func (v *validator) flow(c *stepCtx) {
 	case f == "Continue":
 		c.problem([]string{"onCancel"}, "onCancel cannot be Continue: a cancelled run stops; use Abort or step:NAME")
 	default:
-		c.problem([]string{"onCancel"}, "onCancel must be Abort or step:NAME, not %q%s", f, didYouMean(f, []string{"Abort"}))
+		c.problem([]string{"onCancel"}, "onCancel must be Abort or step:NAME, not %s%s", QuoteValue(f), didYouMean(f, []string{"Abort"}))
 	}
 	if s.NextStep != "" {
 		v.jump(c, []string{"nextStep"}, "nextStep", s.NextStep)
 		if s.IsEnd != nil && *s.IsEnd {
-			c.problem([]string{"nextStep"}, "isEnd is true and nextStep is %q: a step that ends the run cannot go on to another; remove one of them", s.NextStep)
+			c.problem([]string{"nextStep"}, "isEnd is true and nextStep is %s: a step that ends the run cannot go on to another; remove one of them", QuoteValue(s.NextStep))
 		}
 	}
 }
@@ -117,7 +121,7 @@ func (v *validator) jump(c *stepCtx, path []string, what, target string) {
 		return
 	}
 	if _, ok := v.steps[target]; !ok {
-		c.problem(path, "%s jumps to step %q, which does not exist%s", what, target, didYouMean(target, v.names))
+		c.problem(path, "%s jumps to step %s, which does not exist%s", what, QuoteValue(target), didYouMean(target, v.names))
 	}
 }
 
@@ -141,7 +145,7 @@ func (v *validator) inputs(c *stepCtx, spec ActionSpec) {
 		in, ok := spec.Input(name)
 		if !ok {
 			if !spec.OpenInputs {
-				msg := fmt.Sprintf("unknown input %q for %s", name, spec.Name)
+				msg := fmt.Sprintf("unknown input %s for %s", QuoteValue(name), spec.Name)
 				if hint := didYouMean(name, known); hint != "" {
 					msg += hint
 				} else if len(known) == 0 {
@@ -157,7 +161,7 @@ func (v *validator) inputs(c *stepCtx, spec ActionSpec) {
 			continue
 		}
 		if msg := typeProblem(val, in.Type); msg != "" {
-			c.problem([]string{"inputs", name}, "%s %s", name, msg)
+			c.problem([]string{"inputs", name}, "%s %s", quoteIfLong(name), msg)
 			continue
 		}
 		v.enum(c, in, val)
@@ -206,7 +210,7 @@ func (v *validator) enum(c *stepCtx, in InputSpec, val any) {
 				return
 			}
 		}
-		c.problem(path, "bad value %q for %s%s", s, in.Name, hintList(s, in.Enum, "allowed values"))
+		c.problem(path, "bad value %s for %s%s", QuoteValue(s), in.Name, hintList(s, in.Enum, "allowed values"))
 	}
 	if l, ok := val.([]any); ok {
 		for i, e := range l {
@@ -291,11 +295,11 @@ func typeProblem(v any, t InputType) string {
 			}
 			l, ok := e.([]any)
 			if !ok {
-				return fmt.Sprintf("entry %q must be a list of strings, but it is %s", k, kindOf(e))
+				return fmt.Sprintf("entry %s must be a list of strings, but it is %s", QuoteValue(k), kindOf(e))
 			}
 			for i, x := range l {
 				if !isScalar(x) {
-					return fmt.Sprintf("entry %q must be a list of strings, but element %d is %s", k, i+1, kindOf(x))
+					return fmt.Sprintf("entry %s must be a list of strings, but element %d is %s", QuoteValue(k), i+1, kindOf(x))
 				}
 			}
 		}
@@ -322,18 +326,18 @@ func (v *validator) stepOutputs(c *stepCtx) {
 		case o.Name == "":
 			c.problem(path, "output %d has no Name", i+1)
 		case seen[o.Name]:
-			c.problem(path, "output %q is declared twice", o.Name)
+			c.problem(path, "output %s is declared twice", QuoteValue(o.Name))
 		}
 		seen[o.Name] = true
 		if !strings.HasPrefix(o.Selector, "$") {
-			c.problem(append(path, "Selector"), "Selector %q of output %q must be a JSONPath starting with $, e.g. $.Images[0].ImageId", o.Selector, o.Name)
+			c.problem(append(path, "Selector"), "Selector %s of output %s must be a JSONPath starting with $, e.g. $.Images[0].ImageId", QuoteValue(o.Selector), QuoteValue(o.Name))
 		}
 		ok := false
 		for _, t := range types {
 			ok = ok || o.Type == t
 		}
 		if !ok {
-			c.problem(append(path, "Type"), "Type %q of output %q is not a type%s", o.Type, o.Name, hintList(o.Type, types, "types"))
+			c.problem(append(path, "Type"), "Type %s of output %s is not a type%s", QuoteValue(o.Type), QuoteValue(o.Name), hintList(o.Type, types, "types"))
 		}
 	}
 }

@@ -147,7 +147,7 @@ func kindOf(v any) string {
 	case nil:
 		return "null"
 	case string:
-		return fmt.Sprintf("the string %q", clip(t, 40))
+		return "the string " + QuoteValue(t)
 	case bool:
 		return fmt.Sprintf("the boolean %t", t)
 	case int64, float64:

@@ -38,7 +38,7 @@ const (
 )
 
 const (
-	defaultMaxStepExecutions = 100
+	defaultMaxStepExecutions = document.MaxStepExecutions
 	defaultCleanupTimeout    = 10 * time.Minute
 	defaultLeaseDuration     = 10 * time.Minute
 )
@@ -66,7 +66,8 @@ type Options struct {
 	KeepImageIDs         []string
 	KeepBuilderInstances bool
 	// MaxStepExecutions bounds the total number of step executions, so that a
-	// document whose jumps loop forever stops; 100 when zero.
+	// document whose jumps loop forever stops; document.MaxStepExecutions (100)
+	// when zero.
 	MaxStepExecutions int
 	// CleanupTimeout is the deadline of the cleanup that runs when the run ends; it
 	// does not depend on ctx, which may be cancelled by then. 10 minutes when zero.

@@ -34,7 +34,7 @@ func (s *scope) Lookup(ref document.Ref) (any, error) {
 				return v.Default, nil
 			}
 		}
-		return nil, fmt.Errorf("no parameter or variable named %q", ref.Name)
+		return nil, fmt.Errorf("no parameter or variable named %s", document.QuoteValue(ref.Name))
 	case document.RefStepOutput:
 		if s.inDefaults {
 			return nil, fmt.Errorf("parameter defaults cannot refer to step outputs")
@@ -42,17 +42,17 @@ func (s *scope) Lookup(ref document.Ref) (any, error) {
 		if v, ok := s.r.outputs[ref.Step+"."+ref.Output]; ok {
 			return v, nil
 		}
-		return nil, fmt.Errorf("step %q has no output %q (the step has not run successfully)", ref.Step, ref.Output)
+		return nil, fmt.Errorf("step %s has no output %s (the step has not run successfully)", document.QuoteValue(ref.Step), document.QuoteValue(ref.Output))
 	case document.RefGlobal:
 		if v, ok := document.GlobalValue(ref.Name, s.r.globals()); ok {
 			return v, nil
 		}
-		return nil, fmt.Errorf("unknown global variable %q", ref.Name)
+		return nil, fmt.Errorf("unknown global variable %s", document.QuoteValue(ref.Name))
 	case document.RefAutomation:
 		if ref.Name == "EXECUTION_ID" {
 			return s.r.executionID, nil
 		}
-		return nil, fmt.Errorf("unknown automation variable %q", ref.Name)
+		return nil, fmt.Errorf("unknown automation variable %s", document.QuoteValue(ref.Name))
 	case document.RefSSM:
 		return s.r.ssmParameter(s.ctx, ref.Name)
 	}
@@ -102,10 +102,22 @@ func (r *runner) resolveParameters(ctx context.Context, given map[string]string)
 		}
 		refs, err := document.RefsIn(v)
 		if err != nil {
-			return nil, fmt.Errorf("default of parameter %q: %w", p.Name, err)
+			return nil, fmt.Errorf("default of parameter %s: %w", document.QuoteValue(p.Name), err)
 		}
 		if len(refs) > 0 {
 			pending[p.Name] = refs
+		}
+	}
+	// All parameter values together are one input set: the values given and
+	// the literal defaults count first, then each default as it is resolved.
+	budget := document.NewBudget(document.MaxInputSetBytes)
+	for _, p := range r.doc.Parameters {
+		v, ok := values[p.Name]
+		if _, waiting := pending[p.Name]; !ok || waiting {
+			continue
+		}
+		if err := budget.Add(v); err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", document.QuoteValue(p.Name), err)
 		}
 	}
 	sc := &scope{ctx: ctx, r: r, params: values, inDefaults: true}
@@ -116,12 +128,12 @@ func (r *runner) resolveParameters(ctx context.Context, given map[string]string)
 			if !ok || !ready(refs, pending) {
 				continue
 			}
-			v, err := document.Resolve(values[p.Name], sc)
+			v, err := budget.Resolve(values[p.Name], sc)
 			if err == nil && p.Type != "" {
 				v, err = document.Coerce(v, document.InputType(p.Type))
 			}
 			if err != nil {
-				return nil, fmt.Errorf("default of parameter %q: %w", p.Name, err)
+				return nil, fmt.Errorf("default of parameter %s: %w", document.QuoteValue(p.Name), err)
 			}
 			values[p.Name] = v
 			delete(pending, p.Name)
@@ -158,8 +170,15 @@ func (r *runner) stepInputs(ctx context.Context, step *document.Step) (map[strin
 	sc := &scope{ctx: ctx, r: r, params: r.params}
 	in := make(map[string]any, len(step.Inputs))
 	spec, known := document.LookupAction(step.Action)
-	for name, raw := range step.Inputs {
-		v, err := document.Resolve(raw, sc)
+	budget := document.NewBudget(document.MaxInputSetBytes)
+	names := make([]string, 0, len(step.Inputs))
+	for name := range step.Inputs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		raw := step.Inputs[name]
+		v, err := budget.Resolve(raw, sc)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", name, err)
 		}

@@ -185,9 +185,11 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 		return fail(StatusFailed, err)
 	}
 
+	// Validation refuses maxAttempts above document.MaxAttempts at plan time;
+	// a document that was not validated gets the ceiling.
 	maxAttempts := 1
 	if step.MaxAttempts != nil && *step.MaxAttempts > 1 {
-		maxAttempts = int(*step.MaxAttempts)
+		maxAttempts = int(min(*step.MaxAttempts, document.MaxAttempts))
 	}
 	for attempt := 1; ; attempt++ {
 		sr.Attempts = attempt

@@ -72,8 +72,9 @@ func (d *documentDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 			"validates it and exposes its parameters, steps and canonical JSON.",
 		Attributes: map[string]schema.Attribute{
 			"content": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Document text (JSON or YAML), e.g. `file(\"update-ami.yaml\")`. Conflicts with `name`.",
+				Optional: true,
+				MarkdownDescription: "Document text (JSON or YAML), e.g. `file(\"update-ami.yaml\")`. Conflicts with `name`." +
+					documentSizeNote,
 			},
 			"name": schema.StringAttribute{
 				Optional:            true,
@@ -144,9 +145,9 @@ func (d *documentDataSource) Read(ctx context.Context, req datasource.ReadReques
 			return
 		}
 	}
-	doc, err := document.Parse([]byte(text))
+	doc, err := document.ParseText(text)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(at, "Invalid Document", documentErrorDetail(err))
+		addDocumentError(&resp.Diagnostics, at, err)
 		return
 	}
 	addProblems(&resp.Diagnostics, doc, document.Validate(doc), &at)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -59,7 +60,7 @@ func (r *documentResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 	attrs["content"] = schema.StringAttribute{
 		Optional: true,
 		MarkdownDescription: "An SSM Automation document as JSON or YAML text, e.g. `file(\"update-ami.json\")`. " +
-			"Conflicts with the HCL recipe (`parameter`, `step`, `description`, `assume_role`, `outputs`).",
+			"Conflicts with the HCL recipe (`parameter`, `step`, `description`, `assume_role`, `outputs`)." + documentSizeNote,
 	}
 	for k, v := range documentComputedAttributes() {
 		attrs[k] = v
@@ -238,9 +239,9 @@ func buildRecipe(textAttr string, text types.String, hcl recipeHCL, validate boo
 					"assume_role, outputs), not both.")
 			return nil, false, diags
 		}
-		doc, err := document.Parse([]byte(text.ValueString()))
+		doc, err := document.ParseText(text.ValueString())
 		if err != nil {
-			diags.AddAttributeError(at, "Invalid Document", documentErrorDetail(err))
+			addDocumentError(&diags, at, err)
 			return nil, false, diags
 		}
 		if validate {
@@ -262,6 +263,21 @@ func buildRecipe(textAttr string, text types.String, hcl recipeHCL, validate boo
 		addProblems(&diags, doc, document.Validate(doc), nil)
 	}
 	return doc, false, diags
+}
+
+// documentSizeNote ends the description of every attribute that takes
+// document text.
+const documentSizeNote = " At most 64 KB (65,536 bytes), SSM's limit for document content; YAML aliases may expand it to at most 256 KB."
+
+// addDocumentError reports why document text cannot be used.
+func addDocumentError(diags *diag.Diagnostics, at path.Path, err error) {
+	var le *document.LimitError
+	if errors.As(err, &le) {
+		msg := le.Error()
+		diags.AddAttributeError(at, "Document Too Large", strings.ToUpper(msg[:1])+msg[1:]+".")
+		return
+	}
+	diags.AddAttributeError(at, "Invalid Document", documentErrorDetail(err))
 }
 
 func documentErrorDetail(err error) string {
@@ -292,12 +308,26 @@ func stepNames(doc *document.Document) []string {
 	return names
 }
 
-// importText reads the document text named by an import id: `file:PATH` or a path.
+// importText reads the document text named by an import id: `file:PATH` or a
+// path. It reads no more than one byte past document.MaxDocumentBytes, so that
+// a larger file is refused by the parser without being read whole.
 func importText(id string) (string, error) {
 	p := strings.TrimPrefix(id, "file:")
-	b, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return "", fmt.Errorf("the import id must be the path of an SSM Automation JSON or YAML file (optionally prefixed with file:): %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, document.MaxDocumentBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", document.QuoteValue(p), err)
+	}
+	if len(b) > document.MaxDocumentBytes {
+		size := int64(len(b))
+		if st, err := f.Stat(); err == nil && st.Size() > size {
+			size = st.Size()
+		}
+		return "", fmt.Errorf("%s: %w", document.QuoteValue(p), document.CheckDocumentSize(int(size)))
 	}
 	return string(b), nil
 }

@@ -233,7 +233,7 @@ func continuedFailures(res *engine.Result, secrets *engine.Redactor) (summary, d
 		if verb == "" {
 			verb = "failed"
 		}
-		lines = append(lines, fmt.Sprintf("  step %q (%s) %s: %s", s.Name, s.Action, verb, firstLine(secrets.Redact(s.Message))))
+		lines = append(lines, fmt.Sprintf("  step %s (%s) %s: %s", document.QuoteValue(s.Name), s.Action, verb, firstLine(secrets.Redact(s.Message))))
 	}
 	if len(lines) == 0 {
 		return "", ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,13 +154,14 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["document"] = schema.StringAttribute{
 		Optional: true,
 		MarkdownDescription: "The recipe as SSM Automation JSON or YAML text, typically `amibake_document.x.json` or `file(...)`. " +
-			"Conflicts with the inline HCL recipe.",
+			"Conflicts with the inline HCL recipe." + documentSizeNote,
 		PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
 	}
 	attrs["parameters"] = schema.MapAttribute{
 		ElementType: types.StringType, Optional: true,
 		MarkdownDescription: "Values of the recipe's parameters. Lists and maps as JSON text (`jsonencode(...)`); " +
-			"a `StringList` may also be comma-separated. Checked against the parameters' types, allowed values and patterns at plan time.",
+			"a `StringList` may also be comma-separated. Checked against the parameters' types, allowed values and patterns at plan time. " +
+			"Each value may be at most 256 KB, and all parameter values of a bake together at most 1 MB, defaults included once their `{{ }}` references are resolved.",
 		PlanModifiers: []planmodifier.Map{replaceUnlessImportedMap()},
 	}
 	attrs["sensitive_parameters"] = schema.MapAttribute{
@@ -253,7 +255,12 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A baked AMI. `terraform apply` runs the recipe (launch → command → stop → image → tag → terminate), " +
-			"records the AMI, and never leaves a builder instance behind; `terraform destroy` deregisters the AMI and deletes its snapshots.",
+			"records the AMI, and never leaves a builder instance behind; `terraform destroy` deregisters the AMI and deletes its snapshots.\n\n" +
+			"Bounds, checked at plan time where the recipe allows and again during the bake: a bake runs at most " + strconv.Itoa(document.MaxStepExecutions) +
+			" step executions (a step reached again by `next_step`, `on_failure` or a branch counts again, retries do not), so a recipe whose jumps loop stops there; " +
+			"a step makes at most " + strconv.Itoa(document.MaxAttempts) + " attempts (`max_attempts`); " +
+			"a parameter value or step input may be at most 256 KB once its `{{ }}` references are resolved, " +
+			"and a bake's parameter values together, or one step's inputs together, at most 1 MB.",
 		Attributes: attrs,
 		Blocks:     blocks,
 	}
@@ -278,6 +285,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 		return
 	}
 	resp.Diagnostics.Append(checkRunnable(doc, m.Document.IsNull())...)
+	resp.Diagnostics.Append(checkStepCount(doc, m.Document.IsNull())...)
 	if _, err := imageOutputName(doc, m.ImageOutput.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("image_output"), "No Image Output", err.Error())
 	}
@@ -299,8 +307,48 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			}
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
+		return
+	}
+	// With the values given, parameters and step inputs must stay within the
+	// bounds on resolved values (the document's defaults alone were checked
+	// with the recipe).
+	for _, p := range document.ExpansionProblems(doc, values) {
+		at := path.Root("document")
+		switch {
+		case len(p.Path) == 2 && p.Path[0] == "parameters" && hasKey(values, p.Path[1]):
+			at = path.Root("parameters").AtMapKey(p.Path[1])
+			if slices.Contains(sensitiveNames(m), p.Path[1]) {
+				at = path.Root("sensitive_parameters").AtMapKey(p.Path[1])
+			}
+		case m.Document.IsNull():
+			at = problemPath(doc, p)
+		}
+		resp.Diagnostics.AddAttributeError(at, "Value Too Large", p.Error())
 	}
 	resp.Diagnostics.Append(secretExposures(doc, m)...)
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// checkStepCount refuses, at plan time, a recipe with more steps than a bake
+// executes: it could never finish.
+func checkStepCount(doc *document.Document, hcl bool) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if len(doc.MainSteps) <= document.MaxStepExecutions {
+		return diags
+	}
+	at := path.Root("document")
+	if hcl {
+		at = path.Root("step")
+	}
+	diags.AddAttributeError(at, "Too Many Steps",
+		fmt.Sprintf("The recipe has %d steps, but a bake runs at most %d step executions (a step reached again by a jump counts again). "+
+			"Split the recipe into several images, or merge steps (one run_command step can run many commands).",
+			len(doc.MainSteps), document.MaxStepExecutions))
+	return diags
 }
 
 // secretExposures reports, as errors, each step input through which a
@@ -375,9 +423,9 @@ func checkRunnable(doc *document.Document, hcl bool) diag.Diagnostics {
 			at = path.Root("step").AtListIndex(i).AtName("action")
 		}
 		diags.AddAttributeError(at, "Action Not Supported by amibake_image",
-			fmt.Sprintf("step %q uses %s, which is valid SSM but which amibake_image cannot run locally yet. "+
+			fmt.Sprintf("step %s uses %s, which is valid SSM but which amibake_image cannot run locally yet. "+
 				"Actions it runs: %s. The document itself is fine for amibake_document and for SSM.",
-				s.Name, s.Action, strings.Join(engineSupported(), ", ")))
+				document.QuoteValue(s.Name), document.QuoteValue(s.Action), strings.Join(engineSupported(), ", ")))
 	}
 	return diags
 }
@@ -387,7 +435,7 @@ func imageOutputName(doc *document.Document, configured string) (string, error) 
 	if configured != "" {
 		step, out, ok := strings.Cut(configured, ".")
 		if !ok {
-			return "", fmt.Errorf("image_output %q must be written step.Output, e.g. createImage.ImageId", configured)
+			return "", fmt.Errorf("image_output %s must be written step.Output, e.g. createImage.ImageId", document.QuoteValue(configured))
 		}
 		for _, s := range doc.MainSteps {
 			if s.Name != step {
@@ -404,9 +452,9 @@ func imageOutputName(doc *document.Document, configured string) (string, error) 
 					return configured, nil
 				}
 			}
-			return "", fmt.Errorf("step %q (%s) has no output %q", step, s.Action, out)
+			return "", fmt.Errorf("step %s (%s) has no output %s", document.QuoteValue(step), s.Action, document.QuoteValue(out))
 		}
-		return "", fmt.Errorf("image_output %q names no step of the recipe", configured)
+		return "", fmt.Errorf("image_output %s names no step of the recipe", document.QuoteValue(configured))
 	}
 	for _, o := range doc.Outputs {
 		if strings.HasSuffix(o, ".ImageId") {
@@ -437,7 +485,7 @@ func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diag
 			}
 			if _, dup := values[k]; dup {
 				diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(k), "Duplicate Parameter",
-					fmt.Sprintf("Parameter %q is given in both parameters and sensitive_parameters; give it once.", k))
+					fmt.Sprintf("Parameter %s is given in both parameters and sensitive_parameters; give it once.", document.QuoteValue(k)))
 			}
 			values[k] = s.ValueString()
 		}
@@ -458,7 +506,7 @@ func sensitiveNames(m imageResourceModel) []string {
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	defer recoverPanic(ctx, "amibake_image import", &resp.Diagnostics)
 	if !strings.HasPrefix(req.ID, "ami-") {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import an image by its AMI id (ami-...), got %q.", req.ID))
+		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import an image by its AMI id (ami-...), got %s.", document.QuoteValue(req.ID)))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
 // providerData is what Configure hands to resources. AWS clients are made on first
@@ -78,6 +79,6 @@ func (durationValidator) ValidateString(_ context.Context, req validator.StringR
 	}
 	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Duration",
-			fmt.Sprintf("%q is not a positive duration; write it like \"1h\" or \"45m\".", req.ConfigValue.ValueString()))
+			fmt.Sprintf("%s is not a positive duration; write it like \"1h\" or \"45m\".", document.QuoteValue(req.ConfigValue.ValueString())))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -63,7 +64,8 @@ func recipeBlocks() map[string]schema.Block {
 					"default": schema.StringAttribute{
 						Optional: true,
 						MarkdownDescription: "Default value. Lists and maps as JSON text (`jsonencode([...])`). May use `{{global:DATE_TIME}}`, " +
-							"other parameters and `{{ssm:/parameter/name}}`. A parameter without a default is required.",
+							"other parameters and `{{ssm:/parameter/name}}`. A parameter without a default is required. " +
+							"Once its references are resolved a default may be at most 256 KB: a default that repeats other parameters many times is refused at plan time.",
 					},
 					"allowed_values":  schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "The only values accepted."},
 					"allowed_pattern": schema.StringAttribute{Optional: true, MarkdownDescription: "Regular expression a value must match."},
@@ -112,7 +114,12 @@ func stepObject() schema.NestedBlockObject {
 			},
 			"description":     schema.StringAttribute{Optional: true, MarkdownDescription: "What the step does."},
 			"timeout_seconds": schema.Int64Attribute{Optional: true, MarkdownDescription: "Bound on one attempt of the step.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
-			"max_attempts":    schema.Int64Attribute{Optional: true, MarkdownDescription: "Attempts before the step fails (default 1).", Validators: []validator.Int64{int64validator.AtLeast(1)}},
+			"max_attempts": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Attempts before the step fails (default 1, at most " + strconv.Itoa(document.MaxAttempts) + "; " +
+					"AWS documents no maximum, so the ceiling is the provider's own).",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
 			"on_failure": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "`Abort` (default), `Continue`, or `step:NAME` to jump.",

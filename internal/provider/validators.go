@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
 // jsonValidator checks that a string holds JSON (an object when object is set).
@@ -56,7 +58,7 @@ func (exactlyOneActionValidator) ValidateObject(_ context.Context, req validator
 	attrs := req.ConfigValue.Attributes()
 	name := "this step"
 	if n, ok := attrs["name"].(types.String); ok && !n.IsNull() && !n.IsUnknown() {
-		name = fmt.Sprintf("step %q", n.ValueString())
+		name = "step " + document.QuoteValue(n.ValueString())
 	}
 	var set []string
 	for _, spec := range blockActions() {
