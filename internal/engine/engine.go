@@ -79,6 +79,13 @@ type Options struct {
 	// (sensitive parameter values). SecureString parameters read for {{ssm:}}
 	// defaults are added to them as they are resolved.
 	Secrets []string
+	// AssumeRole makes the run act as the document's assumeRole, as SSM
+	// Automation does. When it is set and the document's assumeRole resolves
+	// to a role, it is called once, before anything is created, and the
+	// clients it returns make every call of the run: steps, sweep and
+	// cleanup. A role that cannot be assumed fails the run with a *RoleError.
+	// Nil runs with Clients whatever the document says.
+	AssumeRole func(ctx context.Context, s awsx.RoleSession) (*awsx.Clients, error)
 }
 
 // Result is what a run produced. Run returns it even when it fails, so that the
@@ -265,6 +272,9 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 		return err
 	}
 	r.params = params
+	if err := r.becomeDocumentRole(ctx); err != nil {
+		return err
+	}
 	if r.o.BakeKey != "" {
 		r.sweep(ctx)
 	}
