@@ -143,9 +143,13 @@ var retryBackoff = func(attempt int) time.Duration {
 
 // Run executes doc with the given parameter values. It always returns a non-nil
 // Result. The error is a *ParameterError when the values do not fit the document,
-// a *StepError when a step ends the run, and wraps a *CleanupError when cleanup
-// left something behind.
+// a *RoleError when the run cannot act as the document's assumeRole (nothing is
+// created then), a *StepError when a step ends the run, and wraps a
+// *CleanupError when cleanup left something behind.
 func Run(ctx context.Context, doc *document.Document, params map[string]string, o Options) (*Result, error) {
+	if err := asDocumentRole(ctx, doc, params, &o); err != nil {
+		return &Result{ExecutionID: o.ExecutionID, Outputs: map[string]any{}}, err
+	}
 	r := newRunner(doc, o)
 	if o.BakeKey != "" {
 		alone, leave := enterBakeKey(o.BakeKey)
@@ -272,9 +276,6 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 		return err
 	}
 	r.params = params
-	if err := r.becomeDocumentRole(ctx); err != nil {
-		return err
-	}
 	if r.o.BakeKey != "" {
 		r.sweep(ctx)
 	}
