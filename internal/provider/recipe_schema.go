@@ -31,7 +31,7 @@ func recipeAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Description of the recipe (the document's `description`).",
 		},
 		"assume_role": schema.StringAttribute{
-			Optional:            true,
+			Optional: true,
 			MarkdownDescription: "The document's `assumeRole`: the IAM role a bake runs as, as in SSM Automation (often " +
 				"`{{ AutomationAssumeRole }}`; empty means none). `amibake_image` assumes it with the provider's credentials " +
 				"unless the provider sets `use_document_assume_role = false`.",
