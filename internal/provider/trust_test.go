@@ -197,27 +197,62 @@ resource "amibake_image" "role" {
 	})
 }
 
-// fakeSTS answers GetCallerIdentity for account 123456789012 and refuses
-// every AssumeRole, as STS does for a role whose trust policy does not name
+// fakeSTS answers STS calls: GetCallerIdentity for account 123456789012, or
+// with the error of code when rejectCallers is set; every AssumeRole is refused
+// with AccessDenied, as STS does for a role whose trust policy does not name
 // the caller.
-func fakeSTS(t *testing.T) string {
+func fakeSTS(t *testing.T, rejectCallers string) string {
 	t.Helper()
+	fail := func(w http.ResponseWriter, code, msg string) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>`+code+`</Code><Message>`+msg+
+			`</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
 		w.Header().Set("Content-Type", "text/xml")
-		switch form.Get("Action") {
-		case "GetCallerIdentity":
+		switch {
+		case form.Get("Action") == "GetCallerIdentity" && rejectCallers != "":
+			fail(w, rejectCallers, "The security token included in the request is invalid.")
+		case form.Get("Action") == "GetCallerIdentity":
 			_, _ = io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account>`+
 				`<Arn>arn:aws:iam::123456789012:user/moto</Arn><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>`)
 		default:
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: `+
-				`arn:aws:iam::123456789012:user/moto is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
+			fail(w, "AccessDenied", "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: sts:AssumeRole")
 		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestAccImage_rejectedKeysSayWhichAndWhy: static keys that STS refuses are
+// reported as found and rejected, with the key's ends and STS's code, not as
+// missing credentials.
+func TestAccImage_rejectedKeysSayWhichAndWhy(t *testing.T) {
+	sts := fakeSTS(t, "InvalidClientTokenId")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: config(fmt.Sprintf(`
+provider "amibake" {
+  access_key = "AKIAIOSFODNN7EXAMPLE"
+  secret_key = "not-the-secret"
+  endpoints {
+    sts = %q
+  }
+}
+
+resource "amibake_image" "rejected" {
+%s}
+`, sts, launchAndImageSteps("rejected"))),
+			ExpectError: wrapped("AWS Credentials Rejected",
+				"static credentials from the provider's access_key (AKIA…MPLE) were rejected by STS GetCallerIdentity at "+sts+
+					": InvalidClientTokenId: The security token included in the request is invalid.",
+				"Check that the access key is active"),
+		}},
+	})
 }
 
 // TestAccImage_documentRoleNotAssumed: a role that cannot be assumed fails the
@@ -244,7 +279,7 @@ resource "amibake_image" "denied" {
 %s
   parameters = { AutomationAssumeRole = %q }
 }
-`, fakeSTS(t), whoAmIRecipe("denied"), role)),
+`, fakeSTS(t, ""), whoAmIRecipe("denied"), role)),
 			ExpectError: wrapped("cannot run as the document's assumeRole "+role, "AccessDenied", "Nothing was created",
 				"use_document_assume_role = false"),
 		}},
