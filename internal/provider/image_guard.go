@@ -32,7 +32,7 @@ func explainRunError(ctx context.Context, err error) error {
 			"their policy, and the role's trust policy naming them), change the document's assumeRole (or the parameter "+
 			"it comes from), or set use_document_assume_role = false in the provider to bake with the provider's own "+
 			"credentials", err)
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		if l, ok := limitOf(ctx); ok && l.attribute() {
 			return fmt.Errorf("%w\n\nThe bake did not finish within %s; if AWS did not answer, check the endpoints "+
 				"(the provider's endpoints block, AWS_ENDPOINT_URL_<SERVICE>), else raise %s", err, l, l.name)

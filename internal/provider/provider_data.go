@@ -164,7 +164,7 @@ func setupErrorText(ctx context.Context, err error) (summary, detail string) {
 			"role's trust policy name them (and external_id, when it asks for one)."
 	case errors.As(err, &ee) || errors.As(err, &we) || awsx.IsNoAnswer(err):
 		what := "Check the endpoint (the provider's endpoints block, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) and the network path to it"
-		if l, ok := limitOf(ctx); ok && ctx.Err() != nil {
+		if l, ok := limitOf(ctx); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			if l.attribute() {
 				what += ", or raise " + l.name
 			}

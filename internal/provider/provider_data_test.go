@@ -14,6 +14,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
 
 func TestClientSetupSharedAndBounded(t *testing.T) {
@@ -151,5 +152,29 @@ func TestCheckDestroyableRefusesAnotherAccountsImage(t *testing.T) {
 		if diags := checkDestroyable(context.Background(), c, id); diags.HasError() {
 			t.Errorf("%s refused: %v", id, diags)
 		}
+	}
+}
+
+func TestExplainRunError(t *testing.T) {
+	roleErr := &engine.RoleError{Role: "arn:aws:iam::123456789012:role/r", Code: "AccessDenied", Err: errors.New("AccessDenied: no")}
+	if got := explainRunError(context.Background(), roleErr).Error(); !strings.Contains(got, "use_document_assume_role = false") ||
+		!strings.Contains(got, "Nothing was created") {
+		t.Errorf("role error: %s", got)
+	}
+	runErr := errors.New(`run cancelled before step "launch": context deadline exceeded`)
+	expired, cancel := withLimit(context.Background(), "timeouts.create", time.Nanosecond)
+	defer cancel()
+	<-expired.Done()
+	if got := explainRunError(expired, runErr).Error(); !strings.Contains(got, "did not finish within timeouts.create (1ns)") ||
+		!strings.Contains(got, "raise timeouts.create") {
+		t.Errorf("deadline: %s", got)
+	}
+	// Ctrl-C is not a timeout.
+	interrupted, stop := context.WithCancel(context.Background())
+	stop()
+	limited, cancel2 := withLimit(interrupted, "timeouts.create", time.Hour)
+	defer cancel2()
+	if got := explainRunError(limited, runErr); got != runErr {
+		t.Errorf("interrupt: %v", got)
 	}
 }
