@@ -7,6 +7,7 @@ package awsx
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -84,6 +85,12 @@ type Clients struct {
 	Commands  *CommandWatcher // nil without SSM
 	Agents    *AgentWatcher   // nil when SSM cannot describe instance information
 	Policy    Policy
+
+	// What New built the bundle from, so that AssumeRole can build another;
+	// built is false in bundles filled by hand.
+	cfg   aws.Config
+	conf  Config
+	built bool
 }
 
 // NewWatchers (re)creates the instance and image watchers over c.EC2, and the

@@ -44,6 +44,8 @@ type Config struct {
 	// in tests, user agent).
 	APIOptions []func(*middleware.Stack) error
 	UserAgent  string
+	// Timeouts bound every attempt of every request; zero fields take the defaults.
+	Timeouts Timeouts
 }
 
 // AssumeRole is a role to assume on top of the base credentials.
@@ -65,9 +67,12 @@ type Endpoints struct {
 }
 
 // New loads the configuration, builds the clients and, unless skipped, checks
-// the credentials and learns the account id and partition from STS.
+// the credentials and learns the account id and partition from STS. Every
+// request it makes is bounded by ctx and by c.Timeouts.
 func New(ctx context.Context, c Config) (*Clients, error) {
+	c.Timeouts = c.Timeouts.withDefaults()
 	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient(c.Timeouts)),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				if c.MaxRetries > 0 {
@@ -110,13 +115,19 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 	}
 	cfg.APIOptions = append(cfg.APIOptions, c.APIOptions...)
 
-	stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.STS) })
-	if ar := c.AssumeRole; ar != nil && ar.RoleARN != "" {
-		if !c.SkipCredentialsValidation {
-			if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-				return nil, credentialsError(c, err)
+	stsClient := newSTS(cfg, c.Endpoints)
+	stsURL := stsEndpoint(ctx, stsClient)
+	// base are the credentials the chain found, before the provider's assume_role.
+	var base aws.Credentials
+	if !c.SkipCredentialsValidation {
+		if base, err = cfg.Credentials.Retrieve(ctx); err != nil {
+			if IsNoAnswer(err) {
+				return nil, fmt.Errorf("looking up AWS credentials: %w", err)
 			}
+			return nil, &CredentialsError{Problem: CredentialsNotFound, Msg: notFoundMessage(c, os.Getenv, err), Err: err}
 		}
+	}
+	if ar := c.AssumeRole; ar != nil && ar.RoleARN != "" {
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, ar.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = ar.SessionName
 			if o.RoleSessionName == "" {
@@ -129,19 +140,54 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 				o.Duration = ar.Duration
 			}
 		}))
-		stsClient = sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.STS) })
-	}
-	if !c.SkipCredentialsValidation {
-		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			return nil, credentialsError(c, err)
+		if !c.SkipCredentialsValidation {
+			if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+				if IsNoAnswer(err) {
+					return nil, &EndpointError{Service: "STS", Operation: "AssumeRole", Endpoint: stsURL, Err: err}
+				}
+				return nil, &CredentialsError{Problem: RoleNotAssumed, Code: ErrorCode(err),
+					Msg: roleNotAssumedMessage(ar.RoleARN, describeCredentials(c, os.Getenv, base), stsURL, err), Err: err}
+			}
 		}
+		stsClient = newSTS(cfg, c.Endpoints)
 	}
 
+	cl := buildClients(cfg, c)
+	if !c.SkipRequestingAccountID {
+		id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			switch {
+			case IsNoAnswer(err):
+				return nil, &EndpointError{Service: "STS", Operation: "GetCallerIdentity", Endpoint: stsURL, Err: err}
+			case !c.SkipCredentialsValidation && isCredentialsFailure(err):
+				who := describeCredentials(c, os.Getenv, base)
+				if c.AssumeRole != nil && c.AssumeRole.RoleARN != "" {
+					who = fmt.Sprintf("temporary credentials of role %s (assume_role in the provider block)", c.AssumeRole.RoleARN)
+				}
+				return nil, &CredentialsError{Problem: CredentialsRejected, Code: ErrorCode(err),
+					Msg: rejectedMessage(who, "STS GetCallerIdentity", stsURL, err), Err: err}
+			}
+			return nil, fmt.Errorf("requesting the account id (STS GetCallerIdentity at %s; set skip_requesting_account_id to avoid it): %w", stsURL, err)
+		}
+		if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
+			cl.Partition = a.Partition
+		}
+		cl.AccountID = aws.ToString(id.Account)
+	}
+	return cl, nil
+}
+
+// buildClients makes the bundle for cfg; it keeps cfg and c so that the bundle
+// can make another for an assumed role.
+func buildClients(cfg aws.Config, c Config) *Clients {
 	ec2Client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.EC2) })
 	ssmClient := ssm.NewFromConfig(cfg, func(o *ssm.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.SSM) })
-	lambdaClient := lambda.NewFromConfig(cfg, func(o *lambda.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.Lambda) })
+	lambdaClient := lambda.NewFromConfig(cfg, func(o *lambda.Options) {
+		setEndpoint(&o.BaseEndpoint, c.Endpoints.Lambda)
+		o.HTTPClient = longCallClient(cfg, c.Timeouts)
+	})
 	iamClient := iam.NewFromConfig(cfg, func(o *iam.Options) { setEndpoint(&o.BaseEndpoint, c.Endpoints.IAM) })
-
+	stsClient := newSTS(cfg, c.Endpoints)
 	cl := &Clients{
 		EC2:       ec2Client,
 		SSM:       ssmClient,
@@ -152,23 +198,32 @@ func New(ctx context.Context, c Config) (*Clients, error) {
 		Region:    cfg.Region,
 		Partition: PartitionForRegion(cfg.Region),
 		Policy:    DefaultPolicy(),
+		cfg:       cfg,
+		conf:      c,
+		built:     true,
 	}
 	cl.NewWatchers()
+	return cl
+}
 
-	if !c.SkipRequestingAccountID {
-		id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			if !c.SkipCredentialsValidation && isCredentialsFailure(err) {
-				return nil, credentialsError(c, err)
-			}
-			return nil, fmt.Errorf("requesting the account id (STS GetCallerIdentity; set skip_requesting_account_id to avoid it): %w", err)
-		}
-		if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
-			cl.Partition = a.Partition
-		}
-		cl.AccountID = aws.ToString(id.Account)
+func newSTS(cfg aws.Config, e Endpoints) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) { setEndpoint(&o.BaseEndpoint, e.STS) })
+}
+
+// stsEndpoint is the URL the client sends its calls to, for messages.
+func stsEndpoint(ctx context.Context, c *sts.Client) string {
+	o := c.Options()
+	if o.BaseEndpoint != nil {
+		return *o.BaseEndpoint
 	}
-	return cl, nil
+	if o.EndpointResolverV2 != nil {
+		if ep, err := o.EndpointResolverV2.ResolveEndpoint(ctx, sts.EndpointParameters{
+			Region: aws.String(o.Region), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false),
+		}); err == nil {
+			return ep.URI.String()
+		}
+	}
+	return "https://sts." + o.Region + ".amazonaws.com"
 }
 
 func setEndpoint(dst **string, url string) {
@@ -194,51 +249,4 @@ func PartitionForRegion(region string) string {
 		return "aws-iso-f"
 	}
 	return "aws"
-}
-
-func isCredentialsFailure(err error) bool {
-	switch ErrorCode(err) {
-	case "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-		"UnrecognizedClientException", "AuthFailure", "AccessDenied", "InvalidAccessKeyId":
-		return true
-	}
-	var ae interface{ ErrorCode() string }
-	return !errors.As(err, &ae) && strings.Contains(err.Error(), "credentials")
-}
-
-// credentialsError turns the SDK's chain failure into one message that says
-// where credentials were looked for, since the SDK only reports the last
-// source it tried.
-func credentialsError(c Config, err error) error {
-	set := func(ok bool) string {
-		if ok {
-			return "set"
-		}
-		return "not set"
-	}
-	profile := c.Profile
-	if profile == "" {
-		profile = os.Getenv("AWS_PROFILE")
-	}
-	if profile == "" {
-		profile = "default"
-	}
-	files := append(append([]string{}, c.SharedConfigFiles...), c.SharedCredentialsFiles...)
-	if len(files) == 0 {
-		files = []string{config.DefaultSharedConfigFilename(), config.DefaultSharedCredentialsFilename()}
-	}
-	role := "not configured"
-	if c.AssumeRole != nil && c.AssumeRole.RoleARN != "" {
-		role = c.AssumeRole.RoleARN
-	}
-	tried := []string{
-		"static access_key/secret_key: " + set(c.AccessKey != ""),
-		"environment AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: " + set(os.Getenv("AWS_ACCESS_KEY_ID") != ""),
-		fmt.Sprintf("shared config/credentials files %s, profile %q", strings.Join(files, ", "), profile),
-		"web identity token file (AWS_WEB_IDENTITY_TOKEN_FILE): " + set(os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != ""),
-		"container credentials endpoint: " + set(os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "" || os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != ""),
-		"EC2 instance metadata (IMDS)",
-		"assume role: " + role,
-	}
-	return fmt.Errorf("no valid AWS credentials found (tried %s): %w", strings.Join(tried, "; "), err)
 }

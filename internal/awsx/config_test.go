@@ -2,6 +2,7 @@ package awsx
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,8 +64,13 @@ func TestNewNamesTheCredentialSourcesTried(t *testing.T) {
 		t.Fatal("want a credentials error")
 	}
 	t.Log(err)
-	for _, want := range []string{"no valid AWS credentials", "static access_key/secret_key: not set",
-		"AWS_ACCESS_KEY_ID", dir + "/credentials", `profile "default"`, "IMDS", "assume role: not configured"} {
+	var ce *CredentialsError
+	if !errors.As(err, &ce) || ce.Problem != CredentialsNotFound {
+		t.Fatalf("want a CredentialsError of CredentialsNotFound, got %T %v", err, err)
+	}
+	for _, want := range []string{"no AWS credentials found in:", "access_key/secret_key not set",
+		"AWS_ACCESS_KEY_ID not set", dir + "/credentials", dir + "/config", `profile "default"`,
+		"IMDS, disabled by AWS_EC2_METADATA_DISABLED"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -90,6 +90,13 @@ type Options struct {
 	// SensitiveParameters names the parameters whose given values are
 	// secrets: a problem with one names the rule it breaks, not the value.
 	SensitiveParameters []string
+	// AssumeRole makes the run act as the document's assumeRole, as SSM
+	// Automation does. When it is set and the document's assumeRole resolves
+	// to a role, it is called once, before anything is created, and the
+	// clients it returns make every call of the run: steps, sweep and
+	// cleanup. A role that cannot be assumed fails the run with a *RoleError.
+	// Nil runs with Clients whatever the document says.
+	AssumeRole func(ctx context.Context, s awsx.RoleSession) (*awsx.Clients, error)
 }
 
 // Result is what a run produced. Run returns it even when it fails, so that the
@@ -159,9 +166,13 @@ var retryBackoff = func(attempt int) time.Duration {
 
 // Run executes doc with the given parameter values. It always returns a non-nil
 // Result. The error is a *ParameterError when the values do not fit the document,
-// a *StepError when a step ends the run, and wraps a *CleanupError when cleanup
-// left something behind.
+// a *RoleError when the run cannot act as the document's assumeRole (nothing is
+// created then), a *StepError when a step ends the run, and wraps a
+// *CleanupError when cleanup left something behind.
 func Run(ctx context.Context, doc *document.Document, params map[string]string, o Options) (*Result, error) {
+	if err := asDocumentRole(ctx, doc, params, &o); err != nil {
+		return &Result{ExecutionID: o.ExecutionID, Outputs: map[string]any{}}, err
+	}
 	r := newRunner(doc, o)
 	res := &Result{ExecutionID: r.executionID, Outputs: r.outputs}
 	stopLease := r.holdLease(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
@@ -29,6 +30,31 @@ func DescribeImage(ctx context.Context, clients *awsx.Clients, imageID string) (
 		return nil, ErrImageNotFound
 	}
 	return img, nil
+}
+
+// ForeignImageError is an image that belongs to another account than the
+// provider's credentials.
+type ForeignImageError struct {
+	ImageID string
+	Owner   string // the image's OwnerId
+	Account string // the provider's account
+}
+
+func (e *ForeignImageError) Error() string {
+	return fmt.Sprintf("image %s is owned by account %s, not by account %s of the provider's credentials", e.ImageID, e.Owner, e.Account)
+}
+
+// CheckImageOwner returns a *ForeignImageError when img is owned by another
+// account than account; when account is unknown (the provider skipped
+// asking STS) there is nothing to compare with and it returns nil.
+func CheckImageOwner(img *ec2types.Image, account string) error {
+	if img == nil || account == "" {
+		return nil
+	}
+	if owner := aws.ToString(img.OwnerId); owner != account {
+		return &ForeignImageError{ImageID: aws.ToString(img.ImageId), Owner: owner, Account: account}
+	}
+	return nil
 }
 
 // DeleteImage deregisters the image in region (the clients' own when empty) and,

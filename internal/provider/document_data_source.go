@@ -133,6 +133,8 @@ func (d *documentDataSource) Read(ctx context.Context, req datasource.ReadReques
 	at := path.Root("content")
 	if !m.Name.IsNull() {
 		at = path.Root("name")
+		ctx, cancel := withLimit(ctx, "data source read", readTimeout)
+		defer cancel()
 		clients, diags := d.data.Clients(ctx)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {

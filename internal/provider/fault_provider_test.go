@@ -38,6 +38,9 @@ func faultyFactories(inj *faults.Injector) map[string]func() (tfprotov6.Provider
 func abortDocumentFile(t *testing.T, timeouts map[string]int64) string {
 	t.Helper()
 	doc := patchDocument(t, true, "", 0)
+	// The published placeholder "the role ARN you created" cannot be assumed:
+	// these bakes run with the provider's credentials.
+	doc.AssumeRole = ""
 	for i := range doc.MainSteps {
 		if n, ok := timeouts[doc.MainSteps[i].Name]; ok {
 			doc.MainSteps[i].TimeoutSeconds = &n

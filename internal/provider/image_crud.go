@@ -52,7 +52,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		resp.Diagnostics.AddAttributeError(path.Root("image_output"), "No Image Output", err.Error())
 		return
 	}
-	clients, diags := r.data.Clients(ctx)
+	// Client setup counts against timeouts.create, as everything else does.
+	runCtx, cancel := withLimit(ctx, "timeouts.create", createTimeout)
+	defer cancel()
+	clients, diags := r.data.Clients(runCtx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -63,8 +66,6 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 
-	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
 	secrets := engine.NewRedactor(secretValues(m)...)
 	res, runErr := engine.Run(runCtx, doc, values, engine.Options{
 		Clients:              clients,
@@ -76,7 +77,9 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		Secrets:              secrets.Secrets(),
 		SensitiveParameters:  sensitiveNames(m),
 		OnEvent:              func(e engine.Event) { logEvent(ctx, e, secrets) },
+		AssumeRole:           r.data.documentRole(clients),
 	})
+	runErr = explainRunError(runCtx, runErr)
 	if res != nil {
 		// The run also hides the SecureString parameters it read and the
 		// secrets its steps' APIs returned.
@@ -294,6 +297,8 @@ func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceMode
 
 func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	defer recoverPanic(ctx, "amibake_image read", &resp.Diagnostics)
+	ctx, cancel := withLimit(ctx, "refresh", readTimeout)
+	defer cancel()
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -407,6 +412,10 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if img == nil || !engine.ImageUsable(img) {
 		return true, diags
 	}
+	if d := foreignImage(engine.CheckImageOwner(img, clients.AccountID), "read"); d.HasError() {
+		diags.Append(d...)
+		return false, diags
+	}
 	m.ID = types.StringValue(id)
 	m.ImageID = types.StringValue(id)
 	snaps := engine.ImageSnapshots(img)
@@ -464,6 +473,8 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 
 func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer recoverPanic(ctx, "amibake_image update", &resp.Diagnostics)
+	ctx, cancel := withLimit(ctx, "in-place update", updateTimeout)
+	defer cancel()
 	var plan, state imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -522,13 +533,16 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	deleteTimeout, diags := m.Timeouts.Delete(ctx, defaultDeleteTimeout)
 	resp.Diagnostics.Append(diags...)
+	ctx, cancel := withLimit(ctx, "timeouts.delete", deleteTimeout)
+	defer cancel()
 	clients, diags := r.data.Clients(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
-	defer cancel()
+	if resp.Diagnostics.Append(checkDestroyable(ctx, clients, m.ImageID.ValueString())...); resp.Diagnostics.HasError() {
+		return
+	}
 	deleteSnapshots := m.DeleteSnapshotsOnDestroy.IsNull() || m.DeleteSnapshotsOnDestroy.ValueBool()
 
 	region := clients.Region

@@ -91,10 +91,18 @@ func rememberExecution(name string, into *[]string) resource.TestCheckFunc {
 	}
 }
 
+// ownCredentials bakes with the provider's credentials: the published
+// document's assumeRole is the placeholder "the role ARN you created", which
+// neither SSM nor amibake can assume.
+const ownCredentials = `provider "amibake" {
+  use_document_assume_role = false
+}
+`
+
 func TestAccImage_sixStepPipeline(t *testing.T) {
 	var executions []string
 	cfg := func(tags string) string {
-		return config(fmt.Sprintf(`
+		return config(fmt.Sprintf(`%s
 resource "amibake_image" "patch" {
 %s
   parameters = {
@@ -102,7 +110,7 @@ resource "amibake_image" "patch" {
   }
   tags = %s
 }
-`, patchPipelineHCL(builderProfile), sourceAMI, tags))
+`, ownCredentials, patchPipelineHCL(builderProfile), sourceAMI, tags))
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
@@ -158,12 +166,12 @@ func TestAccImage_fromJSONAndYAMLDocuments(t *testing.T) {
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				CheckDestroy:             checkImagesDestroyed(t, &executions),
 				Steps: []resource.TestStep{{
-					Config: config(fmt.Sprintf(`
+					Config: config(fmt.Sprintf(`%s
 resource "amibake_image" "patch" {
   document   = file(%q)
   parameters = { sourceAMIid = %q }
 }
-`, repoFile(t, file), sourceAMI)),
+`, ownCredentials, repoFile(t, file), sourceAMI)),
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("amibake_image.patch", tfjsonpath.New("steps"), sixStepsSucceeded),
 					},

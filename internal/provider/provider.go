@@ -56,6 +56,7 @@ type providerModel struct {
 	MaxRetries                types.Int64       `tfsdk:"max_retries"`
 	SkipCredentialsValidation types.Bool        `tfsdk:"skip_credentials_validation"`
 	SkipRequestingAccountID   types.Bool        `tfsdk:"skip_requesting_account_id"`
+	UseDocumentAssumeRole     types.Bool        `tfsdk:"use_document_assume_role"`
 	AssumeRole                *assumeRoleModel  `tfsdk:"assume_role"`
 	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
 	DefaultTags               *defaultTagsModel `tfsdk:"default_tags"`
@@ -141,8 +142,18 @@ func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				MarkdownDescription: "Do not validate credentials with STS. Implies `skip_requesting_account_id`.",
 			},
 			"skip_requesting_account_id": schema.BoolAttribute{
-				Optional:            true,
-				MarkdownDescription: "Do not ask STS for the account id; `{{global:ACCOUNT_ID}}` is then empty.",
+				Optional: true,
+				MarkdownDescription: "Do not ask STS for the account id; `{{global:ACCOUNT_ID}}` is then empty, and " +
+					"`amibake_image` cannot check that an image belongs to the account before it reads or destroys it.",
+			},
+			"use_document_assume_role": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Run each bake as the document's `assumeRole`, as SSM Automation does (default `true`). " +
+					"The role (often `{{ AutomationAssumeRole }}`; empty means none) is assumed with the provider's credentials " +
+					"before anything is created, for a session that covers `timeouts.create` and is renewed as needed, and every " +
+					"call of the bake, `execute_aws_api` steps included, is made as that role. The role must be in the provider's " +
+					"account; a role that cannot be assumed fails the bake with the AWS error code. Set `false` to bake with the " +
+					"provider's own credentials whatever the document says.",
 			},
 			"lease_duration": schema.StringAttribute{
 				Optional: true,
@@ -248,6 +259,7 @@ func (p *amibakeProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if d := m.LeaseDuration.ValueString(); d != "" {
 		data.leaseDuration, _ = time.ParseDuration(d) // checked by the validator
 	}
+	data.useDocumentRole = m.UseDocumentAssumeRole.IsNull() || m.UseDocumentAssumeRole.ValueBool()
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }

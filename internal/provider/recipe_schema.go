@@ -32,8 +32,10 @@ func recipeAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Description of the recipe (the document's `description`).",
 		},
 		"assume_role": schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "The document's `assumeRole`. Kept in the rendered JSON for SSM; local bakes use the provider's credentials.",
+			Optional: true,
+			MarkdownDescription: "The document's `assumeRole`: the IAM role a bake runs as, as in SSM Automation (often " +
+				"`{{ AutomationAssumeRole }}`; empty means none). `amibake_image` assumes it with the provider's credentials " +
+				"unless the provider sets `use_document_assume_role = false`.",
 		},
 		"outputs": schema.ListAttribute{
 			ElementType:         types.StringType,
