@@ -307,6 +307,8 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			}
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
+		// Where a secret would go does not depend on its value.
+		resp.Diagnostics.Append(secretExposures(doc, m)...)
 		return
 	}
 	// With the values given, parameters and step inputs must stay within the
