@@ -99,8 +99,7 @@ func parseRef(raw string) (Ref, error) {
 		return bad("it names nothing")
 	}
 	for _, r := range body {
-		if !(r == '_' || r == '-' || r == '.' || r == ':' || r == '/' ||
-			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+		if !nameRune(r) {
 			if r == '{' || r == '}' {
 				return bad("braces do not nest; write {{ name }}")
 			}
@@ -449,4 +448,10 @@ func interpolationText(ref Ref, v any) (string, error) {
 		return string(b), nil
 	}
 	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", quoteIfLong(ref.Raw), v)
+}
+
+// nameRune reports whether r may appear in the name of a {{ }} reference.
+func nameRune(r rune) bool {
+	return r == '_' || r == '-' || r == '.' || r == ':' || r == '/' ||
+		(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
 }
