@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
@@ -330,4 +331,34 @@ func instanceState(t *testing.T, id string) ec2types.InstanceStateName {
 		}
 	}
 	return ""
+}
+
+// TestAccImage_timeoutNamesItsLimit: a bake that runs out of time says which
+// limit it ran into, its value and how to raise it, and leaves nothing.
+func TestAccImage_timeoutNamesItsLimit(t *testing.T) {
+	marker := fmt.Sprintf("timeout-%d", testRunID())
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: cliConfig(marker, "", fmt.Sprintf(`
+resource "amibake_image" "slow" {
+%s  step {
+    name = "pause"
+    sleep {
+      duration = "PT2M"
+    }
+  }
+  outputs = ["image.ImageId"]
+  timeouts {
+    create = "20s"
+  }
+}
+`, launchAndImageSteps("slow"))),
+			ExpectError: regexp.MustCompile(`(?s)timeouts\.create \(20s\).*timeouts \{ create = "2h" \}.*pause`),
+		}},
+	})
+	if l := leftAfter(t, marker, nil); !l.empty() {
+		t.Errorf("the timed-out bake left %s", l)
+	}
 }

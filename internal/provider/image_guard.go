@@ -35,7 +35,8 @@ func explainRunError(ctx context.Context, err error) error {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		if l, ok := limitOf(ctx); ok && l.attribute() {
 			return fmt.Errorf("%w\n\nThe bake did not finish within %s; if AWS did not answer, check the endpoints "+
-				"(the provider's endpoints block, AWS_ENDPOINT_URL_<SERVICE>), else raise %s", err, l, l.name)
+				"(the provider's endpoints block, AWS_ENDPOINT_URL_<SERVICE>), else raise %s in the resource, "+
+				"for example timeouts { create = \"2h\" }; the steps below show which one was still running", err, l, l.name)
 		}
 	}
 	return err
