@@ -152,7 +152,7 @@ func (e *Emulator) start(ctx context.Context, in *startInput) (any, error) {
 
 	gd, err := e.clients.SSM.GetDocument(ctx, documentRequest(in))
 	if err != nil {
-		return nil, documentError(in, err)
+		return nil, e.documentError(ctx, in, err)
 	}
 	if gd.DocumentType != ssmtypes.DocumentTypeAutomation {
 		return nil, errorf(codeAutomationDefinitionNotFound, "Document %s is of type %s, not Automation", in.DocumentName, gd.DocumentType)
@@ -268,8 +268,16 @@ func documentRequest(in *startInput) *ssm.GetDocumentInput {
 // specified name couldn't be found") or
 // AutomationDefinitionVersionNotFoundException ("An Automation runbook with
 // the specified name and version couldn't be found").
-func documentError(in *startInput, err error) error {
-	switch awsx.ErrorCode(err) {
+// moto answers InvalidDocument for a missing version of a document that
+// exists, so a versioned miss is asked again without the version.
+func (e *Emulator) documentError(ctx context.Context, in *startInput, err error) error {
+	code := awsx.ErrorCode(err)
+	if code == "InvalidDocument" && in.DocumentVersion != "" {
+		if _, err := e.clients.SSM.GetDocument(ctx, &ssm.GetDocumentInput{Name: aws.String(in.DocumentName)}); err == nil {
+			code = "InvalidDocumentVersion"
+		}
+	}
+	switch code {
 	case "InvalidDocument":
 		return errorf(codeAutomationDefinitionNotFound, "Document %s does not exist", in.DocumentName)
 	case "InvalidDocumentVersion":
