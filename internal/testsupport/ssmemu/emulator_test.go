@@ -649,3 +649,49 @@ func TestStepExecutionPaging(t *testing.T) {
 		t.Errorf("executions newest first, one a page: %v, want %s then %s", ids, second, id)
 	}
 }
+
+func TestTimeouts(t *testing.T) {
+	e := newEnv(t, ssmemu.Config{NoThrottle: true, UserContextMaxDuration: 2 * time.Second})
+	// A step over its timeoutSeconds ends TimedOut, and so does the
+	// execution (onFailure Abort).
+	stepDoc := e.createDocument(`{"schemaVersion": "0.3", "assumeRole": "arn:aws:iam::123456789012:role/AutomationRole", "mainSteps": [
+	  {"name": "nap", "action": "aws:sleep", "timeoutSeconds": 1, "inputs": {"Duration": "PT30S"}},
+	  {"name": "never", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}]}`)
+	x := e.waitEnd(e.start(&ssm.StartAutomationExecutionInput{DocumentName: aws.String(stepDoc)}))
+	if x.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusTimedout || strings.Join(steps(x), " ") != "nap:TimedOut" {
+		t.Errorf("step timeout: %s, %v, %q", x.AutomationExecutionStatus, steps(x), aws.ToString(x.FailureMessage))
+	}
+	// Without an assume role an execution runs in the caller's context,
+	// bounded in time (12 hours on AWS, 2 seconds here).
+	userDoc := e.createDocument(`{"schemaVersion": "0.3", "mainSteps": [
+	  {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT30S"}}]}`)
+	y := e.waitEnd(e.start(&ssm.StartAutomationExecutionInput{DocumentName: aws.String(userDoc)}))
+	if y.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusTimedout || strings.Join(steps(y), " ") != "nap:TimedOut" {
+		t.Errorf("execution time limit: %s, %v", y.AutomationExecutionStatus, steps(y))
+	}
+	if !strings.Contains(aws.ToString(y.FailureMessage), "without an assume role") {
+		t.Errorf("FailureMessage = %q", aws.ToString(y.FailureMessage))
+	}
+}
+
+func TestAssumeRole(t *testing.T) {
+	e := newEnv(t, ssmemu.Config{NoThrottle: true})
+	doc := e.createDocument(`{"schemaVersion": "0.3", "assumeRole": "{{ AutomationAssumeRole }}",
+	  "parameters": {"AutomationAssumeRole": {"type": "String", "default": ""}},
+	  "mainSteps": [{"name": "launch", "action": "aws:runInstances", "inputs": {"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}}],
+	  "outputs": ["launch.InstanceIds"]}`)
+	// The role is assumed through moto's STS before the first step; moto
+	// enforces no policy, so this proves the role is resolved and used.
+	x := e.waitEnd(e.start(&ssm.StartAutomationExecutionInput{DocumentName: aws.String(doc),
+		Parameters: map[string][]string{"AutomationAssumeRole": {"arn:aws:iam::123456789012:role/AutomationRole"}}}))
+	if x.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusSuccess {
+		t.Errorf("with a role: %s %q", x.AutomationExecutionStatus, aws.ToString(x.FailureMessage))
+	}
+	// What is not a role fails the execution before anything is made.
+	y := e.waitEnd(e.start(&ssm.StartAutomationExecutionInput{DocumentName: aws.String(doc),
+		Parameters: map[string][]string{"AutomationAssumeRole": {"not-a-role"}}}))
+	if y.AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusFailed || len(y.StepExecutions) != 0 ||
+		!strings.Contains(aws.ToString(y.FailureMessage), "assumeRole") {
+		t.Errorf("with a bad role: %s, %v, %q", y.AutomationExecutionStatus, steps(y), aws.ToString(y.FailureMessage))
+	}
+}

@@ -470,7 +470,11 @@ func (e *Emulator) finish(x *execution, ctx context.Context, res *engine.Result,
 	default:
 		status = StatusFailed
 	}
-	if status == StatusFailed || status == StatusTimedOut {
+	switch {
+	case status == StatusTimedOut && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		x.failureMessage = fmt.Sprintf("the execution ran for %s, the limit of an execution without an assume role (%s)",
+			e.cfg.UserContextMaxDuration, err)
+	case status == StatusFailed || status == StatusTimedOut:
 		x.failureMessage = err.Error()
 	}
 	if res != nil {
@@ -480,10 +484,14 @@ func (e *Emulator) finish(x *execution, ctx context.Context, res *engine.Result,
 		}
 	}
 	for _, s := range x.steps {
-		if !finished(s.status) {
-			// A step cut short by the end of the run (the execution's own
-			// time limit, or the emulator closing).
+		switch {
+		case !finished(s.status):
+			// A step the end of the run left without an outcome.
 			s.status, s.ended = status, now
+		case status == StatusTimedOut && s.status == StatusCancelled:
+			// The engine saw its context end; it was the execution's time
+			// limit, so the step timed out with it.
+			s.status = StatusTimedOut
 		}
 	}
 	x.status, x.ended, x.waiting = status, now, nil
