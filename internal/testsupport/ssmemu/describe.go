@@ -190,8 +190,8 @@ func (e *Emulator) describe(_ context.Context, in *describeInput) (any, error) {
 func executionFilter(filters []filter) (func(*execution) bool, error) {
 	var tests []func(*execution) bool
 	for _, f := range filters {
-		if len(f.Values) == 0 {
-			return nil, errorf(codeInvalidFilterValue, "The filter %s has no values", f.Key)
+		if err := checkFilterValues(f); err != nil {
+			return nil, err
 		}
 		values := f.Values
 		var t func(*execution) bool
@@ -239,6 +239,23 @@ func executionFilter(filters []filter) (func(*execution) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// checkFilterValues applies the constraints of a filter's Values: "Array
+// Members: Minimum number of 1 item. Maximum number of 10 items. Length
+// Constraints: Minimum length of 1. Maximum length of 150." (the
+// AutomationExecutionFilter and StepExecutionFilter pages); a request that
+// breaks a constraint gets ValidationException.
+func checkFilterValues(f filter) error {
+	if len(f.Values) < 1 || len(f.Values) > 10 {
+		return errorf(codeValidation, "1 validation error detected: the filter %s has %d values; it takes 1 to 10", f.Key, len(f.Values))
+	}
+	for _, v := range f.Values {
+		if len(v) < 1 || len(v) > 150 {
+			return errorf(codeValidation, "1 validation error detected: a value of the filter %s is %d characters long; values are 1 to 150", f.Key, len(v))
+		}
+	}
+	return nil
 }
 
 // filterTime reads the one timestamp of a StartTimeBefore/After filter.
@@ -320,8 +337,8 @@ func (e *Emulator) describeSteps(_ context.Context, in *describeStepsInput) (any
 func stepFilter(filters []filter) (func(*stepExecution) bool, error) {
 	var tests []func(*stepExecution) bool
 	for _, f := range filters {
-		if len(f.Values) == 0 {
-			return nil, errorf(codeInvalidFilterValue, "The filter %s has no values", f.Key)
+		if err := checkFilterValues(f); err != nil {
+			return nil, err
 		}
 		values := f.Values
 		var t func(*stepExecution) bool
