@@ -18,8 +18,12 @@ var (
 // cleanup removes what the run leaves behind: builder instances always (unless
 // kept), images and their snapshots when the run failed, and images no
 // successful step produced whatever the outcome. It runs on a context of its
-// own, because ctx is often the reason the run ended.
+// own, because ctx is often the reason the run ended. With NoCleanup it
+// removes nothing.
 func (r *runner) cleanup(ctx context.Context, failed bool) *CleanupError {
+	if r.o.NoCleanup {
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
 	defer cancel()
 	r.discover(cctx)

@@ -65,6 +65,12 @@ type Options struct {
 	// recorded in state that carry the same bake key.
 	KeepImageIDs         []string
 	KeepBuilderInstances bool
+	// NoCleanup leaves everything the run created where the run left it,
+	// whatever the outcome, as SSM Automation's own engine does: no builder
+	// is terminated and no image deregistered when the run ends. Result still
+	// lists what the run created. For callers that stand in for SSM
+	// Automation; a bake must not set it.
+	NoCleanup bool
 	// MaxStepExecutions bounds the total number of step executions, so that a
 	// document whose jumps loop forever stops; document.MaxStepExecutions (100)
 	// when zero.
