@@ -92,7 +92,7 @@ func (v *validator) flow(c *stepCtx) {
 	case strings.HasPrefix(f, "step:"):
 		v.jump(c, []string{"onFailure"}, "onFailure", strings.TrimSpace(strings.TrimPrefix(f, "step:")))
 	default:
-		c.problem([]string{"onFailure"}, "onFailure must be Abort, Continue or step:NAME, not %s%s", QuoteValue(f), didYouMean(f, []string{"Abort", "Continue"}))
+		c.problem([]string{"onFailure"}, "onFailure must be Abort, Continue or step:NAME, not %s%s", QuoteValue(f), v.jumpHint(f, "Abort", "Continue"))
 	}
 	switch f := s.OnCancel; {
 	case f == "" || f == "Abort":
@@ -101,7 +101,7 @@ func (v *validator) flow(c *stepCtx) {
 	case f == "Continue":
 		c.problem([]string{"onCancel"}, "onCancel cannot be Continue: a cancelled run stops; use Abort or step:NAME")
 	default:
-		c.problem([]string{"onCancel"}, "onCancel must be Abort or step:NAME, not %s%s", QuoteValue(f), didYouMean(f, []string{"Abort"}))
+		c.problem([]string{"onCancel"}, "onCancel must be Abort or step:NAME, not %s%s", QuoteValue(f), v.jumpHint(f, "Abort"))
 	}
 	if s.NextStep != "" {
 		v.jump(c, []string{"nextStep"}, "nextStep", s.NextStep)
@@ -112,6 +112,15 @@ func (v *validator) flow(c *stepCtx) {
 }
 
 // jump checks that a jump target names a step.
+// jumpHint suggests the fix for an onFailure/onCancel value: step:NAME when
+// it names a step (the usual slip), else the closest keyword.
+func (v *validator) jumpHint(f string, keywords ...string) string {
+	if _, ok := v.steps[f]; ok {
+		return fmt.Sprintf("; to jump to step %s, write %s", QuoteValue(f), QuoteValue("step:"+f))
+	}
+	return didYouMean(f, keywords)
+}
+
 func (v *validator) jump(c *stepCtx, path []string, what, target string) {
 	if target == "" {
 		c.problem(path, "%s names no step; write step:NAME", what)

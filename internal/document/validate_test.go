@@ -104,6 +104,8 @@ func TestValidateBadDocuments(t *testing.T) {
 			"launch", "onFailure", `onFailure jumps to step "cleanup", which does not exist`, 0},
 		{"onFailure bad syntax", jdoc(`{"name": "launch", "action": "aws:runInstances", "onFailure": "abort", "inputs": {"ImageId": "ami-1"}}`),
 			"launch", "onFailure", `onFailure must be Abort, Continue or step:NAME, not "abort"; did you mean "Abort"?`, 0},
+		{"onFailure names a step without step:", jdoc(`{"name": "launch", "action": "aws:runInstances", "onFailure": "launch", "inputs": {"ImageId": "ami-1"}}`),
+			"launch", "onFailure", `onFailure must be Abort, Continue or step:NAME, not "launch"; to jump to step "launch", write "step:launch"`, 0},
 		{"onFailure step without name", jdoc(`{"name": "launch", "action": "aws:runInstances", "onFailure": "step:", "inputs": {"ImageId": "ami-1"}}`),
 			"launch", "onFailure", "onFailure names no step", 0},
 		{"onCancel Continue", jdoc(`{"name": "launch", "action": "aws:runInstances", "onCancel": "Continue", "inputs": {"ImageId": "ami-1"}}`),

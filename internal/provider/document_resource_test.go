@@ -162,6 +162,21 @@ func TestAccDocument_planTimeErrors(t *testing.T) {
       image_id = "{{ nosuch }}"
     }
   }`, `nosuch`},
+		// One error, with the fix: the step's name where step:NAME belongs.
+		{"on_failure names a step", `
+  step {
+    name       = "launch"
+    on_failure = "terminate"
+    run_instances {
+      image_id = "ami-12c6146b"
+    }
+  }
+  step {
+    name = "terminate"
+    sleep {
+      duration = "PT1S"
+    }
+  }`, `(?s)on_failure = "terminate".*write\s+"step:terminate"`},
 		{"two actions in one step", `
   step {
     name = "launch"

@@ -125,12 +125,10 @@ func stepObject() schema.NestedBlockObject {
 			"on_failure": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "`Abort` (default), `Continue`, or `step:NAME` to jump.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(Abort|Continue|step:[A-Za-z0-9_]+)$`), "must be Abort, Continue or step:NAME")},
 			},
 			"on_cancel": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "`Abort` (default) or `step:NAME`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(Abort|step:[A-Za-z0-9_]+)$`), "must be Abort or step:NAME")},
 			},
 			"is_critical": schema.BoolAttribute{Optional: true, MarkdownDescription: "Whether a failure of this step fails the bake (default true)."},
 			"is_end":      schema.BoolAttribute{Optional: true, MarkdownDescription: "End the bake after this step."},
