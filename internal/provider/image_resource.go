@@ -285,6 +285,13 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 		return
 	}
 	resp.Diagnostics.Append(checkRunnable(doc, m.Document.IsNull())...)
+	for _, pr := range document.Advice(doc) {
+		at := path.Root("document")
+		if m.Document.IsNull() {
+			at = problemPath(doc, pr)
+		}
+		resp.Diagnostics.AddAttributeWarning(at, "Builder Without Instance Profile", pr.Error())
+	}
 	resp.Diagnostics.Append(checkStepCount(doc, m.Document.IsNull())...)
 	if _, err := imageOutputName(doc, m.ImageOutput.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("image_output"), "No Image Output", err.Error())
