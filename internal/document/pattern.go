@@ -92,13 +92,15 @@ func (c *compiledPattern) match(s string) (matched, ok bool) {
 	return m, true
 }
 
-// patternReason explains why a pattern does not compile, for messages.
+// patternReason explains why a pattern does not compile, for messages: the
+// parser's reason without the pattern it echoes (the message quotes the
+// pattern once, clipped).
 func patternReason(err error) string {
 	var se *syntax.Error
 	if errors.As(err, &se) {
 		return quoteIfLong(fmt.Sprintf(se.Code.String(), se.Args...))
 	}
-	return quoteIfLong(err.Error())
+	return err.Error() // our own, of bounded length
 }
 
 // javaOnly tells, from a regexp2 compile error, whether the pattern uses a
