@@ -201,6 +201,7 @@ func TestJavaPatternSyntax(t *testing.T) {
 		{`(?d)^x$`, false, true},
 		{`\v+\V`, true, false},
 		{`\N{LATIN SMALL LETTER A}`, false, true},
+		{`x\b{g}`, false, true},
 		{`x{`, false, false},
 		{`{x}`, false, false},
 		{`a{,3}`, false, false},

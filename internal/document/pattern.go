@@ -67,6 +67,9 @@ func compilePattern(p string) *compiledPattern {
 	if msg := javaRepetitionProblem(p); msg != "" {
 		return &compiledPattern{err: errors.New(msg)}
 	}
+	if strings.Contains(p, `\b{g}`) {
+		return &compiledPattern{unchecked: "it uses the grapheme boundary \\b{g}, which only Java's engine reads"}
+	}
 	translated, intersect := translateJavaClasses(p)
 	if intersect {
 		return &compiledPattern{unchecked: "it uses a character class intersection (&&), which only Java's engine reads"}
@@ -145,8 +148,8 @@ func javaRepetitionProblem(p string) string {
 				i += 2 + end + 1
 				continue
 			}
-			if i+2 < len(p) && strings.IndexByte("pPxN", p[i+1]) >= 0 && p[i+2] == '{' {
-				// \p{Lower}, \x{41}, \N{name}: the braces are the escape's
+			if i+2 < len(p) && strings.IndexByte("pPxNb", p[i+1]) >= 0 && p[i+2] == '{' {
+				// \p{Lower}, \x{41}, \N{name}, \b{g}: the braces are the escape's
 				if end := strings.IndexByte(p[i+2:], '}'); end >= 0 {
 					i += 2 + end
 					continue
