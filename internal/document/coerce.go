@@ -8,7 +8,8 @@ import (
 )
 
 // Coerce converts a resolved value to the type an action input wants, the way
-// SSM does: a one-element list becomes its element for a scalar input, "5"
+// SSM does: a one-element list becomes its element for a scalar input, an
+// object becomes its JSON text for a String input, "5"
 // becomes 5 for an Integer, "true" becomes true for a Boolean, a string becomes a
 // one-element list for a StringList, and map values become lists for a
 // StringListMap.
@@ -65,6 +66,15 @@ func coerceString(v any) (any, error) {
 	}
 	if s, ok := scalarText(v); ok && v != nil {
 		return s, nil
+	}
+	if m, ok := v.(map[string]any); ok {
+		// SSM passes an object given for a String input as its JSON text
+		// (validation warns about it).
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("expected a string, got an object that cannot be written as JSON: %w", err)
+		}
+		return string(b), nil
 	}
 	return nil, fmt.Errorf("expected a string, got %s", kindOf(v))
 }

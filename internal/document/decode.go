@@ -20,6 +20,33 @@ type decoder struct {
 	doc  *Document
 }
 
+// warn records something SSM accepts but converts, for Validate to report.
+// path is where the decoder is: ["mainSteps", "[i]", field] for a step field.
+func (dc *decoder) warn(pos Pos, path []string, step, msg string) {
+	p := Problem{Severity: SeverityWarning, StepIndex: -1, Message: msg, Pos: pos}
+	switch {
+	case len(path) >= 3 && path[0] == "mainSteps":
+		p.Step, p.StepIndex, p.Path = step, ordinalIndex(path[1]), path[2:]
+	case len(path) >= 1 && path[0] == "mainSteps":
+		p.Path = path[:1]
+	default:
+		p.Path = append([]string(nil), path...)
+		if len(path) >= 2 && path[0] == "Steps" {
+			p.Path = path[2:] // a step nested in aws:loop: the loop reports the rest
+		}
+	}
+	p.Path = append([]string(nil), p.Path...)
+	dc.doc.warnings = append(dc.doc.warnings, p)
+}
+
+func ordinalIndex(idx string) int {
+	n, err := strconv.Atoi(strings.Trim(idx, "[]"))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 func decodeDocument(root *node, yaml bool) (*Document, error) {
 	dc := &decoder{yaml: yaml, doc: &Document{fieldPos: map[string]Pos{}}}
 	if root.kind != kindObject {
@@ -116,6 +143,14 @@ func (dc *decoder) integer(n *node, path []string, step string) (*int64, error) 
 	if n.kind == kindNull {
 		return nil, nil
 	}
+	if n.kind == kindString {
+		// SSM reads a whole number written as text ("3") as the number.
+		if i, err := strconv.ParseInt(strings.TrimSpace(n.value.(string)), 10, 64); err == nil {
+			dc.warn(n.pos, path, step, fmt.Sprintf("%s is the text %s, where a number belongs; SSM reads it as the number %d: write it without quotes",
+				describePath(path, step), QuoteValue(n.value.(string)), i))
+			return &i, nil
+		}
+	}
 	if err := dc.want(n, kindNumber, path, step); err != nil {
 		return nil, err
 	}
@@ -129,6 +164,17 @@ func (dc *decoder) integer(n *node, path []string, step string) (*int64, error) 
 func (dc *decoder) boolean(n *node, path []string, step string) (*bool, error) {
 	if n.kind == kindNull {
 		return nil, nil
+	}
+	if n.kind == kindString {
+		// SSM reads "true" and "false" written as text as the booleans;
+		// Amazon-owned runbooks write "isCritical": "true".
+		switch t := strings.ToLower(strings.TrimSpace(n.value.(string))); t {
+		case "true", "false":
+			b := t == "true"
+			dc.warn(n.pos, path, step, fmt.Sprintf("%s is the text %s, where a boolean belongs; SSM reads it as %t: write it without quotes",
+				describePath(path, step), QuoteValue(n.value.(string)), b))
+			return &b, nil
+		}
 	}
 	if err := dc.want(n, kindBool, path, step); err != nil {
 		return nil, err

@@ -28,8 +28,31 @@ func syntaxErrorAt(p Pos, format string, args ...any) *SyntaxError {
 	return &SyntaxError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Severity tells whether a Problem stops the document (an error) or only
+// reports something SSM accepts but that the author may not mean (a warning).
+type Severity int
+
+const (
+	// SeverityError: SSM refuses the document or the value, or the run could
+	// not do what it says. The zero value, so a Problem is an error unless
+	// marked otherwise.
+	SeverityError Severity = iota
+	// SeverityWarning: SSM accepts it, usually by converting a value (the
+	// text "true" where a boolean belongs, "5" for an integer); the run goes
+	// on as SSM's would.
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
 // Problem is one finding of Validate or ParameterValues.
 type Problem struct {
+	Severity  Severity // SeverityError unless set
 	Step      string   // step name; empty when not about a step
 	StepIndex int      // index in MainSteps; -1 when not about a step
 	Path      []string // e.g. ["inputs", "ImageId"], ["onFailure"], ["parameters", "x", "allowedPattern"]
@@ -58,4 +81,27 @@ func (p Problem) Error() string {
 	}
 	b.WriteString(p.Message)
 	return b.String()
+}
+
+// IsWarning reports whether the problem is only a warning.
+func (p Problem) IsWarning() bool { return p.Severity == SeverityWarning }
+
+// Errors returns the problems that are errors, in order.
+func Errors(problems []Problem) []Problem {
+	return filterProblems(problems, SeverityError)
+}
+
+// Warnings returns the problems that are warnings, in order.
+func Warnings(problems []Problem) []Problem {
+	return filterProblems(problems, SeverityWarning)
+}
+
+func filterProblems(problems []Problem, s Severity) []Problem {
+	var out []Problem
+	for _, p := range problems {
+		if p.Severity == s {
+			out = append(out, p)
+		}
+	}
+	return out
 }

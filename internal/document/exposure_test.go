@@ -61,12 +61,12 @@ func TestSecretExposures(t *testing.T) {
 		{"image description through two defaults", `
 - name: bad
   action: aws:createImage
-  inputs: {InstanceId: i-1, ImageName: x, ImageDescription: "{{ labelAgain }}"}`, nil, "inputs.ImageDescription",
+  inputs: {InstanceId: i-1, ImageName: img-x, ImageDescription: "{{ labelAgain }}"}`, nil, "inputs.ImageDescription",
 			[]string{`parameter "labelAgain", whose default uses parameter "label", whose default uses sensitive parameter "token"`}},
 		{"a given value replaces the default", `
 - name: fine
   action: aws:createImage
-  inputs: {InstanceId: i-1, ImageName: x, ImageDescription: "{{ label }}"}`, []string{"label"}, "", nil},
+  inputs: {InstanceId: i-1, ImageName: img-x, ImageDescription: "{{ label }}"}`, []string{"label"}, "", nil},
 		{"copy name", `
 - name: bad
   action: aws:copyImage

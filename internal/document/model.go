@@ -20,6 +20,9 @@ type Document struct {
 	// fieldPos holds source positions of fields ("schemaVersion", "outputs.0",
 	// "parameters.x.default") for precise problem reports; nil for HCL.
 	fieldPos map[string]Pos
+	// warnings are what the parser read as SSM does but the author may not
+	// mean (a step's "isEnd": "true"); Validate reports them.
+	warnings []Problem
 }
 
 // Parameter is one entry of the document's "parameters" map.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -72,13 +71,18 @@ func ParameterValues(d *Document, given map[string]string, opts ...ValuesOption)
 		if secret {
 			note = " (the value is sensitive and not shown)"
 		}
-		v, err := parseParameterText(p.Type, text, secret)
+		v, err := parseParameterText(BaseType(p.Type), text, secret)
 		if err != nil {
 			add(p.Name, "parameter %q: value %s%s", p.Name, err, note)
 			continue
 		}
-		for _, msg := range checkValue(p, v, secret) {
+		errs, warns := checkValue(p, v, secret)
+		for _, msg := range errs {
 			add(p.Name, "parameter %q: value %s%s", p.Name, msg, note)
+		}
+		for _, msg := range warns {
+			problems = append(problems, Problem{Severity: SeverityWarning, StepIndex: -1, Path: []string{"parameters", p.Name},
+				Message: fmt.Sprintf("parameter %q: value %s%s", p.Name, msg, note)})
 		}
 		values[p.Name] = v
 	}
@@ -158,84 +162,101 @@ func parseParameterText(typ, text string, secret bool) (any, error) {
 }
 
 // checkParameterValue checks a literal value (a default or a given value)
-// against a parameter's type and constraints. Each message completes "value ...".
-func checkParameterValue(p Parameter, v any) []string { return checkValue(p, v, false) }
+// against a parameter's type and constraints. Each message completes "value
+// ...": errors, then warnings (a value SSM converts, such as the text "5" for
+// an Integer, or one the local check could not decide).
+func checkParameterValue(p Parameter, v any) (errs, warns []string) { return checkValue(p, v, false) }
 
 // checkValue is checkParameterValue; for a secret, messages name the rule
 // broken and never the value.
-func checkValue(p Parameter, v any, secret bool) []string {
-	var msgs []string
+func checkValue(p Parameter, v any, secret bool) (msgs, warns []string) {
 	var texts []string // the strings allowedValues, allowedPattern and chars apply to
 	kind := kindOf
 	if secret {
 		kind = kindName
 	}
-	switch p.Type {
+	one := func(msg string) ([]string, []string) { return []string{msg}, nil }
+	switch BaseType(p.Type) {
 	case "String":
 		s, ok := scalarText(v)
 		if !ok || v == nil {
-			return []string{"must be a string, but it is " + kind(v)}
+			return one("must be a string, but it is " + kind(v))
 		}
 		texts = []string{s}
 	case "Integer":
 		i, err := coerceInteger(v)
 		if err != nil {
-			return []string{"must be a whole number, but it is " + kind(v)}
+			return one("must be a whole number, but it is " + kind(v))
+		}
+		if _, text := v.(string); text {
+			warns = append(warns, fmt.Sprintf("is %s, text where a number belongs; SSM reads it as the number %d", kind(v), i))
 		}
 		texts = []string{strconv.FormatInt(i.(int64), 10)}
 	case "Boolean":
 		b, err := coerceBoolean(v)
 		if err != nil {
-			return []string{"must be true or false, but it is " + kind(v)}
+			return one("must be true or false, but it is " + kind(v))
+		}
+		if _, text := v.(string); text {
+			warns = append(warns, fmt.Sprintf("is %s, text where a boolean belongs; SSM reads it as %t", kind(v), b))
 		}
 		texts = []string{strconv.FormatBool(b.(bool))}
 	case "StringList":
 		l, ok := v.([]any)
 		if !ok {
-			return []string{`must be a list of strings, e.g. ["a", "b"], but it is ` + kind(v)}
+			return one(`must be a list of strings, e.g. ["a", "b"], but it is ` + kind(v))
 		}
 		for i, e := range l {
 			s, ok := scalarText(e)
 			if !ok || e == nil {
-				return []string{fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kind(e))}
+				return one(fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kind(e)))
 			}
 			texts = append(texts, s)
 		}
 		msgs = append(msgs, checkItems(p, len(l))...)
 	case "StringMap":
 		if _, ok := v.(map[string]any); !ok {
-			return []string{"must be an object, but it is " + kind(v)}
+			return one("must be an object, but it is " + kind(v))
 		}
 	case "MapList":
 		l, ok := v.([]any)
 		if !ok {
-			return []string{"must be a list of objects, but it is " + kind(v)}
+			return one("must be a list of objects, but it is " + kind(v))
 		}
 		for i, e := range l {
 			if _, ok := e.(map[string]any); !ok {
-				return []string{fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kind(e))}
+				return one(fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kind(e)))
 			}
 		}
 		msgs = append(msgs, checkItems(p, len(l))...)
 	}
-	var re *regexp.Regexp
+	var re *compiledPattern
 	if p.AllowedPattern != "" {
-		re, _ = regexp.Compile(p.AllowedPattern) // a bad pattern is reported on its own
+		if c := compileAllowedPattern(p.AllowedPattern); c.re != nil {
+			re = c // a bad or unreadable pattern is reported on its own
+		}
 	}
+	boolean := BaseType(p.Type) == "Boolean"
 	for i, s := range texts {
 		q := shownValue(s, secret)
 		if secret && len(texts) > 1 {
 			q = fmt.Sprintf("element %d ", i+1)
 		}
-		if len(p.AllowedValues) > 0 && !contains(p.AllowedValues, s) {
+		if len(p.AllowedValues) > 0 && !allowed(p.AllowedValues, s, boolean) {
 			hint := ""
 			if !secret {
 				hint = didYouMean(s, p.AllowedValues)
 			}
 			msgs = append(msgs, fmt.Sprintf("%sis not one of the allowed values %s%s", q, quoteList(p.AllowedValues), hint))
 		}
-		if re != nil && !re.MatchString(s) {
-			msgs = append(msgs, fmt.Sprintf("%sdoes not match allowedPattern %s", q, p.AllowedPattern))
+		if re != nil {
+			switch matched, decided := re.match(s); {
+			case !decided:
+				warns = append(warns, fmt.Sprintf("%swas not checked against allowedPattern %s: the match took longer than %s",
+					q, quoteIfLong(p.AllowedPattern), PatternMatchTimeout))
+			case !matched:
+				msgs = append(msgs, fmt.Sprintf("%sdoes not match allowedPattern %s", q, p.AllowedPattern))
+			}
 		}
 		n := int64(utf8.RuneCountInString(s))
 		if p.MinChars != nil && n < *p.MinChars {
@@ -245,7 +266,19 @@ func checkValue(p Parameter, v any, secret bool) []string {
 			msgs = append(msgs, fmt.Sprintf("%sis longer than maxChars %d", q, *p.MaxChars))
 		}
 	}
-	return msgs
+	return msgs, warns
+}
+
+// allowed reports whether s is one of the allowed values. For a Boolean
+// parameter case does not count: YAML's True and JSON's true are the same
+// boolean to SSM.
+func allowed(values []string, s string, boolean bool) bool {
+	for _, a := range values {
+		if a == s || (boolean && strings.EqualFold(a, s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // kindName names the kind of a model value without showing it.

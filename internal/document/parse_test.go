@@ -252,9 +252,9 @@ func TestParseErrors(t *testing.T) {
 		{"json mainSteps as object", `{"mainSteps": {"name": "x"}}`, 1, 15, `"mainSteps" must be a list ([ ... ]), but it is an object ({ ... }); write "mainSteps": [ ... ]`},
 		{"json inputs as string", `{"mainSteps": [{"name": "s", "inputs": "x"}]}`, 1, 40, `"inputs" of step "s" must be an object ({ ... }), but it is a string; write "inputs": { ... }`},
 		{"json step as string", `{"mainSteps": ["launch"]}`, 1, 16, `step 1 of mainSteps must be an object ({ ... }), but it is a string`},
-		{"json maxAttempts as string", `{"mainSteps": [{"name": "s", "maxAttempts": "3"}]}`, 1, 45, `"maxAttempts" of step "s" must be a number, but it is a string; write the number without quotes`},
+		{"json maxAttempts as words", `{"mainSteps": [{"name": "s", "maxAttempts": "three"}]}`, 1, 45, `"maxAttempts" of step "s" must be a number, but it is a string`},
 		{"json maxAttempts fractional", `{"mainSteps": [{"name": "s", "maxAttempts": 1.5}]}`, 1, 45, `"maxAttempts" of step "s" must be a whole number, but it is 1.5`},
-		{"json isEnd as string", `{"mainSteps": [{"name": "s", "isEnd": "true"}]}`, 1, 39, `write true or false without quotes`},
+		{"json isEnd as a word", `{"mainSteps": [{"name": "s", "isEnd": "yes"}]}`, 1, 39, `"isEnd" of step "s" must be true or false, but it is a string`},
 		{"json unknown step field", `{"mainSteps": [{"name": "s", "Inputs": {}}]}`, 1, 30, `unknown field "Inputs" in step "s"; did you mean "inputs"?`},
 		{"json unknown parameter field", `{"parameters": {"p": {"type": "String", "defualt": "x"}}}`, 1, 41, `unknown field "defualt" in parameter "p"; did you mean "default"?`}, //nolint:misspell // the misspelling is what is tested
 		{"json output field", `{"mainSteps": [{"name": "s", "outputs": [{"Name": "a", "selector": "$.a"}]}]}`, 1, 56, `unknown field "selector" in output 1 of step "s"; did you mean "Selector"?`},

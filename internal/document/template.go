@@ -99,7 +99,7 @@ func parseRef(raw string) (Ref, error) {
 		return bad("it names nothing")
 	}
 	for _, r := range body {
-		if !nameRune(r) {
+		if !templateNameRune(r) {
 			if r == '{' || r == '}' {
 				return bad("braces do not nest; write {{ name }}")
 			}
@@ -140,6 +140,12 @@ func parseRef(raw string) (Ref, error) {
 	}
 	ref.Kind, ref.Name = RefParameter, body
 	return ref, nil
+}
+
+// templateNameRune reports whether r may appear in what a template names.
+func templateNameRune(r rune) bool {
+	return r == '_' || r == '-' || r == '.' || r == ':' || r == '/' ||
+		(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
 }
 
 // RefsIn returns the templates in v, walking strings inside lists and maps (map
@@ -448,10 +454,4 @@ func interpolationText(ref Ref, v any) (string, error) {
 		return string(b), nil
 	}
 	return "", fmt.Errorf("%s has a value of type %T that cannot be placed inside text", quoteIfLong(ref.Raw), v)
-}
-
-// nameRune reports whether r may appear in the name of a {{ }} reference.
-func nameRune(r rune) bool {
-	return r == '_' || r == '-' || r == '.' || r == ':' || r == '/' ||
-		(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
 }

@@ -4,15 +4,44 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 )
 
 var stepNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
-// ParameterTypes are the types a document parameter (or variable) may have.
+// ParameterTypes are the basic types a document parameter (or variable) may
+// have. A parameter may also have one of AWSResourceParameterTypes.
 var ParameterTypes = []string{"String", "StringList", "Integer", "Boolean", "StringMap", "MapList"}
+
+// AWSResourceParameterTypes are the AWS resource types that Automation accepts
+// as parameter types, from the AWS Systems Manager User Guide, "Creating input
+// parameters that populate AWS resources"
+// (https://docs.aws.amazon.com/systems-manager/latest/userguide/populating-input-parameters.html).
+// The console lists matching resources for them; a value is a String, and the
+// List<...> forms are StringLists, checked as such (the guide's regular
+// expressions find resources for the console's list; SSM does not document
+// them as a check on values, so none is made here).
+var AWSResourceParameterTypes = []string{
+	"AWS::EC2::Instance::Id", "List<AWS::EC2::Instance::Id>",
+	"AWS::IAM::Role::Arn", "List<AWS::IAM::Role::Arn>",
+	"AWS::S3::Bucket::Name", "List<AWS::S3::Bucket::Name>",
+}
+
+// BaseType is the basic type a parameter type is checked and converted as:
+// String for an AWS resource type, StringList for a List<...> of one, the type
+// itself otherwise.
+func BaseType(t string) string {
+	for _, a := range AWSResourceParameterTypes {
+		if t == a {
+			if strings.HasPrefix(t, "List<") {
+				return "StringList"
+			}
+			return "String"
+		}
+	}
+	return t
+}
 
 // Validate runs every static check on d. Each problem names the step (when it is
 // about one) and the attribute path. A nil result means the document is valid.
@@ -22,6 +51,10 @@ func Validate(d *Document) []Problem {
 	}
 	v := &validator{d: d, steps: map[string]stepInfo{}, params: map[string]bool{}, vars: map[string]bool{}, seen: map[string]string{}}
 	v.collect()
+	for _, w := range d.warnings {
+		w.Path = append([]string(nil), w.Path...)
+		v.add(w)
+	}
 	v.header()
 	v.parameters()
 	v.variables()
@@ -56,7 +89,7 @@ type stepCtx struct {
 	step   *Step
 	loop   bool   // references to steps of the same index are allowed (aws:loop)
 	parent string // name of the enclosing aws:loop step, for nested steps
-	report func(path []string, msg string)
+	report func(path []string, msg string, sev Severity)
 }
 
 func (c *stepCtx) label() string {
@@ -70,6 +103,10 @@ func (v *validator) add(p Problem) { v.problems = append(v.problems, p) }
 
 func (v *validator) docProblem(path []string, msg string, args ...any) {
 	v.add(Problem{StepIndex: -1, Path: path, Message: fmt.Sprintf(msg, args...), Pos: v.docPos(path)})
+}
+
+func (v *validator) docWarning(path []string, msg string, args ...any) {
+	v.add(Problem{Severity: SeverityWarning, StepIndex: -1, Path: path, Message: fmt.Sprintf(msg, args...), Pos: v.docPos(path)})
 }
 
 func (v *validator) docPos(path []string) Pos {
@@ -115,13 +152,17 @@ func stepPos(s *Step, path []string) Pos {
 }
 
 func (v *validator) outerStep(i int, s *Step) *stepCtx {
-	return &stepCtx{index: i, step: s, loop: s.Action == "aws:loop", report: func(path []string, msg string) {
-		v.add(Problem{Step: s.Name, StepIndex: i, Path: path, Message: msg, Pos: stepPos(s, path)})
+	return &stepCtx{index: i, step: s, loop: s.Action == "aws:loop", report: func(path []string, msg string, sev Severity) {
+		v.add(Problem{Severity: sev, Step: s.Name, StepIndex: i, Path: path, Message: msg, Pos: stepPos(s, path)})
 	}}
 }
 
 func (c *stepCtx) problem(path []string, format string, args ...any) {
-	c.report(append([]string(nil), path...), fmt.Sprintf(format, args...))
+	c.report(append([]string(nil), path...), fmt.Sprintf(format, args...), SeverityError)
+}
+
+func (c *stepCtx) warning(path []string, format string, args ...any) {
+	c.report(append([]string(nil), path...), fmt.Sprintf(format, args...), SeverityWarning)
 }
 
 // collect registers step names, parameters and variables before any check, so
@@ -181,6 +222,12 @@ func (v *validator) loopSteps(s *Step, c *stepCtx) []indexedStep {
 			}
 			continue
 		}
+		if c != nil {
+			for _, w := range dc.doc.warnings {
+				c.warning(append([]string{"inputs", "Steps", strconv.Itoa(j)}, w.Path...), "%s", w.Message)
+			}
+		}
+		dc.doc.warnings = nil
 		st.Pos = Pos{}
 		out = append(out, indexedStep{index: j, step: st})
 	}
@@ -203,9 +250,9 @@ func (v *validator) header() {
 	v.templates(v.d.AssumeRole, []string{"assumeRole"}, refContext{where: "assumeRole"}, v.docReporter())
 }
 
-func (v *validator) docReporter() func(path []string, msg string) {
-	return func(path []string, msg string) {
-		v.add(Problem{StepIndex: -1, Path: path, Message: msg, Pos: v.docPos(path)})
+func (v *validator) docReporter() func(path []string, msg string, sev Severity) {
+	return func(path []string, msg string, sev Severity) {
+		v.add(Problem{Severity: sev, StepIndex: -1, Path: path, Message: msg, Pos: v.docPos(path)})
 	}
 }
 
@@ -223,10 +270,14 @@ func (v *validator) parameters() {
 			continue
 		}
 		seen[p.Name] = true
-		typeOK := v.checkType(p.Type, sub("type"), "parameter "+strconv.Quote(p.Name))
+		typeOK := v.checkType(p.Type, sub("type"), "parameter "+strconv.Quote(p.Name), true)
 		if p.AllowedPattern != "" {
-			if _, err := regexp.Compile(p.AllowedPattern); err != nil {
-				v.docProblem(sub("allowedPattern"), "allowedPattern %s does not compile: %s", QuoteValue(p.AllowedPattern), regexpReason(err))
+			switch c := compileAllowedPattern(p.AllowedPattern); {
+			case c.err != nil:
+				v.docProblem(sub("allowedPattern"), "allowedPattern %s does not compile: %s", QuoteValue(p.AllowedPattern), patternReason(c.err))
+			case c.unchecked != "":
+				v.docWarning(sub("allowedPattern"), "values of parameter %s are not checked against allowedPattern %s before the run: %s; SSM checks them when it runs the document",
+					QuoteValue(p.Name), QuoteValue(p.AllowedPattern), c.unchecked)
 			}
 		}
 		if !p.HasDefault || p.Default == nil {
@@ -237,31 +288,31 @@ func (v *validator) parameters() {
 		if !typeOK || containsTemplate(def) {
 			continue // the value is only known at run time
 		}
-		for _, msg := range checkParameterValue(p, def) {
+		errs, warns := checkParameterValue(p, def)
+		for _, msg := range errs {
 			v.docProblem(sub("default"), "default %s", msg)
+		}
+		for _, msg := range warns {
+			v.docWarning(sub("default"), "default %s", msg)
 		}
 	}
 }
 
-func regexpReason(err error) string {
-	var re *syntax.Error
-	if errors.As(err, &re) {
-		return fmt.Sprintf("%s: %s", re.Code, QuoteValue(re.Expr))
+func (v *validator) checkType(t string, path []string, what string, resources bool) bool {
+	types := ParameterTypes
+	if resources {
+		types = append(append([]string(nil), ParameterTypes...), AWSResourceParameterTypes...)
 	}
-	return quoteIfLong(err.Error())
-}
-
-func (v *validator) checkType(t string, path []string, what string) bool {
 	if t == "" {
-		v.docProblem(path, "%s has no type; use one of %s", what, strings.Join(ParameterTypes, ", "))
+		v.docProblem(path, "%s has no type; use one of %s", what, strings.Join(types, ", "))
 		return false
 	}
-	for _, pt := range ParameterTypes {
+	for _, pt := range types {
 		if t == pt {
 			return true
 		}
 	}
-	v.docProblem(path, "unknown type %s%s", QuoteValue(t), hintList(t, ParameterTypes, "types"))
+	v.docProblem(path, "unknown type %s%s", QuoteValue(t), hintList(t, types, "types"))
 	return false
 }
 
@@ -281,15 +332,19 @@ func (v *validator) variables() {
 		if v.params[va.Name] {
 			v.docProblem(path, "variable %s has the name of a parameter; {{ %s }} would be ambiguous", QuoteValue(va.Name), quoteIfLong(va.Name))
 		}
-		typeOK := v.checkType(va.Type, append(path, "type"), "variable "+strconv.Quote(va.Name))
+		typeOK := v.checkType(va.Type, append(path, "type"), "variable "+strconv.Quote(va.Name), false)
 		if !va.HasDefault || va.Default == nil {
 			continue
 		}
 		def := normalizeValue(va.Default)
 		v.templates(def, append(path, "default"), refContext{where: "a variable default", self: va.Name}, v.docReporter())
 		if typeOK && !containsTemplate(def) {
-			for _, msg := range checkParameterValue(Parameter{Name: va.Name, Type: va.Type}, def) {
+			errs, warns := checkParameterValue(Parameter{Name: va.Name, Type: va.Type}, def)
+			for _, msg := range errs {
 				v.docProblem(append(path, "default"), "default %s", msg)
+			}
+			for _, msg := range warns {
+				v.docWarning(append(path, "default"), "default %s", msg)
 			}
 		}
 	}

@@ -17,19 +17,21 @@ type refContext struct {
 }
 
 // templates checks every template in val.
-func (v *validator) templates(val any, path []string, rc refContext, report func([]string, string)) {
+func (v *validator) templates(val any, path []string, rc refContext, report func([]string, string, Severity)) {
 	_ = walkStrings(val, path, func(s string, p []string) error {
 		if !HasTemplate(s) {
 			return nil
 		}
 		spans, err := scanTemplates(s)
 		if err != nil {
-			report(append([]string(nil), p...), err.Error())
+			report(append([]string(nil), p...), err.Error(), SeverityError)
 			return nil
 		}
 		for _, sp := range spans {
 			if msg := v.refProblem(sp.ref, rc); msg != "" {
-				report(append([]string(nil), p...), msg)
+				report(append([]string(nil), p...), msg, SeverityError)
+			} else if msg := v.refWarning(sp.ref); msg != "" {
+				report(append([]string(nil), p...), msg, SeverityWarning)
 			}
 		}
 		return nil
@@ -65,7 +67,7 @@ func (v *validator) refProblem(ref Ref, rc refContext) string {
 		if ref.Name == rc.self {
 			return fmt.Sprintf("%s: a default cannot refer to its own parameter", raw)
 		}
-		if v.params[ref.Name] || v.vars[ref.Name] {
+		if v.params[ref.Name] || v.vars[ref.Name] || contains(PseudoParameters, ref.Name) {
 			return ""
 		}
 		if _, isStep := v.steps[ref.Name]; isStep {
@@ -112,6 +114,29 @@ func (v *validator) refProblem(ref Ref, rc refContext) string {
 		}
 	}
 	return ""
+}
+
+// PseudoParameters are the names Maintenance Windows replaces in the values a
+// task passes ({{ TARGET_ID }}, {{ RESOURCE_ID }}, ...), from the AWS Systems
+// Manager User Guide, "About pseudo parameters"
+// (https://docs.aws.amazon.com/systems-manager/latest/userguide/mw-cli-register-tasks-parameters.html).
+// SSM accepts a document that names one, as a parameter default or where the
+// aws:runCommand reference allows {{RESOURCE_ID}} for InstanceIds; AWS's own
+// PatchWindowsInASG runbook defaults InstanceId to "{{TARGET_ID}}".
+var PseudoParameters = []string{
+	"INVOCATION_ID", "RESOURCE_ID", "TARGET_ID", "TARGET_TYPE", "TASK_EXECUTION_ID",
+	"WINDOW_EXECUTION_ID", "WINDOW_ID", "WINDOW_TARGET_ID", "WINDOW_TASK_ID",
+}
+
+// refWarning says what the author should know about a reference that is
+// allowed: one to a Maintenance Windows pseudo parameter.
+func (v *validator) refWarning(ref Ref) string {
+	if ref.Kind != RefParameter || ref.IsVariable() || v.params[ref.Name] || v.vars[ref.Name] || !contains(PseudoParameters, ref.Name) {
+		return ""
+	}
+	return fmt.Sprintf("%s is a Maintenance Windows pseudo parameter, not a parameter of this document: "+
+		"only a maintenance window task replaces it, in the values it passes; a run started otherwise cannot resolve it, "+
+		"so give the value that holds it as a parameter", quoteIfLong(ref.Raw))
 }
 
 var branchOperators = []string{
@@ -312,8 +337,8 @@ func (v *validator) loop(c *stepCtx) {
 	for _, is := range v.loopSteps(c.step, c) {
 		s := is.step
 		prefix := []string{"inputs", "Steps", strconv.Itoa(is.index)}
-		ic := &stepCtx{index: c.index, step: &s, loop: true, parent: c.step.Name, report: func(path []string, msg string) {
-			c.report(append(append([]string(nil), prefix...), path...), fmt.Sprintf("nested step %s: %s", QuoteValue(s.Name), msg))
+		ic := &stepCtx{index: c.index, step: &s, loop: true, parent: c.step.Name, report: func(path []string, msg string, sev Severity) {
+			c.report(append(append([]string(nil), prefix...), path...), fmt.Sprintf("nested step %s: %s", QuoteValue(s.Name), msg), sev)
 		}}
 		v.step(ic)
 	}

@@ -97,7 +97,12 @@ func (v *validator) flow(c *stepCtx) {
 	switch f := s.OnCancel; {
 	case f == "" || f == "Abort":
 	case strings.HasPrefix(f, "step:"):
-		v.jump(c, []string{"onCancel"}, "onCancel", strings.TrimSpace(strings.TrimPrefix(f, "step:")))
+		target := strings.TrimSpace(strings.TrimPrefix(f, "step:"))
+		v.jump(c, []string{"onCancel"}, "onCancel", target)
+		if info, ok := v.steps[target]; ok && contains(noCancelTargets, info.action) {
+			c.problem([]string{"onCancel"}, "onCancel jumps to step %s, a %s step; a cancelled run cannot go on to %s (the Automation actions reference excludes it); jump to another step",
+				QuoteValue(target), info.action, strings.Join(noCancelTargets, ", "))
+		}
 	case f == "Continue":
 		c.problem([]string{"onCancel"}, "onCancel cannot be Continue: a cancelled run stops; use Abort or step:NAME")
 	default:
@@ -109,6 +114,15 @@ func (v *validator) flow(c *stepCtx) {
 			c.problem([]string{"nextStep"}, "isEnd is true and nextStep is %s: a step that ends the run cannot go on to another; remove one of them", QuoteValue(s.NextStep))
 		}
 	}
+}
+
+// noCancelTargets are the actions onCancel may not move to: "The onCancel
+// property doesn't support moving to the following actions" (AWS Systems
+// Manager User Guide, "Systems Manager Automation actions reference",
+// properties shared by all actions).
+var noCancelTargets = []string{
+	"aws:approve", "aws:copyImage", "aws:createImage", "aws:createStack",
+	"aws:createTags", "aws:pause", "aws:runInstances", "aws:sleep",
 }
 
 // jump checks that a jump target names a step.
@@ -169,9 +183,13 @@ func (v *validator) inputs(c *stepCtx, spec ActionSpec) {
 		if val == nil {
 			continue
 		}
-		if msg := typeProblem(val, in.Type); msg != "" {
+		msg, warn := typeProblem(val, in.Type)
+		if msg != "" {
 			c.problem([]string{"inputs", name}, "%s %s", quoteIfLong(name), msg)
 			continue
+		}
+		if warn != "" {
+			c.warning([]string{"inputs", name}, "%s %s", quoteIfLong(name), warn)
 		}
 		v.enum(c, in, val)
 	}
@@ -196,6 +214,8 @@ func (v *validator) inputs(c *stepCtx, spec ActionSpec) {
 		}
 	}
 	switch spec.Name {
+	case "aws:createImage", "aws:copyImage":
+		imageName(c)
 	case "aws:branch":
 		v.branch(c)
 	case "aws:sleep":
@@ -230,72 +250,79 @@ func (v *validator) enum(c *stepCtx, in InputSpec, val any) {
 	check([]string{"inputs", in.Name}, val)
 }
 
-// typeProblem explains why a literal does not fit an input type, or returns "".
-// A string holding a template fits anywhere: its value is known at run time.
-func typeProblem(v any, t InputType) string {
+// typeProblem explains why a literal does not fit an input type (msg), or,
+// when SSM converts it to the type, says so (warn). A string holding a
+// template fits anywhere: its value is known at run time.
+func typeProblem(v any, t InputType) (msg, warn string) {
 	if s, ok := v.(string); ok && HasTemplate(s) {
-		return ""
+		return "", ""
 	}
 	switch t {
 	case TypeString:
 		if isScalar(v) {
-			return ""
+			return "", ""
 		}
 		if l, ok := v.([]any); ok && len(l) == 1 {
-			return "must be a single value, not a list; write the value without brackets"
+			return "must be a single value, not a list; write the value without brackets", ""
 		}
-		return "must be a single value (a string), but it is " + kindOf(v)
+		if _, ok := v.(map[string]any); ok {
+			// SSM takes an object for a String input and passes its JSON text
+			// (AWS's own ASGChangeStandbyState runbook gives aws:invokeLambdaFunction
+			// "Payload": {}).
+			return "", "is an object where a string belongs; SSM passes it as its JSON text"
+		}
+		return "must be a single value (a string), but it is " + kindOf(v), ""
 	case TypeInteger:
 		switch t := v.(type) {
 		case int64:
-			return ""
+			return "", ""
 		case string:
-			if _, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64); err == nil {
-				return ""
+			if i, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64); err == nil {
+				return "", fmt.Sprintf("is %s, text where a number belongs; SSM reads it as the number %d", kindOf(v), i)
 			}
 		}
-		return "must be a whole number, but it is " + kindOf(v)
+		return "must be a whole number, but it is " + kindOf(v), ""
 	case TypeBoolean:
 		switch t := v.(type) {
 		case bool:
-			return ""
+			return "", ""
 		case string:
-			if l := strings.ToLower(t); l == "true" || l == "false" {
-				return ""
+			if l := strings.ToLower(strings.TrimSpace(t)); l == "true" || l == "false" {
+				return "", fmt.Sprintf("is %s, text where a boolean belongs; SSM reads it as %s", kindOf(v), l)
 			}
 		}
-		return "must be true or false, but it is " + kindOf(v)
+		return "must be true or false, but it is " + kindOf(v), ""
 	case TypeStringList:
 		l, ok := v.([]any)
 		if !ok {
-			return fmt.Sprintf(`must be a list of strings, e.g. ["a", "b"], but it is %s`, kindOf(v))
+			return fmt.Sprintf(`must be a list of strings, e.g. ["a", "b"], but it is %s`, kindOf(v)), ""
 		}
 		for i, e := range l {
 			if !isScalar(e) {
-				return fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kindOf(e))
+				return fmt.Sprintf("must be a list of strings, but element %d is %s", i+1, kindOf(e)), ""
 			}
 		}
 	case TypeStringMap:
 		if _, ok := v.(map[string]any); !ok {
-			return "must be an object of strings, but it is " + kindOf(v)
+			return "must be an object of strings, but it is " + kindOf(v), ""
 		}
 	case TypeMapList:
 		l, ok := v.([]any)
 		if !ok {
-			return `must be a list of objects, e.g. [{"Key": "k", "Value": "v"}], but it is ` + kindOf(v)
+			return `must be a list of objects, e.g. [{"Key": "k", "Value": "v"}], but it is ` + kindOf(v), ""
 		}
 		for i, e := range l {
 			if _, ok := e.(map[string]any); !ok {
 				if s, ok := e.(string); ok && HasTemplate(s) {
 					continue
 				}
-				return fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kindOf(e))
+				return fmt.Sprintf("must be a list of objects, but element %d is %s", i+1, kindOf(e)), ""
 			}
 		}
 	case TypeStringListMap:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return `must be an object whose values are lists of strings, e.g. {"commands": ["echo hi"]}, but it is ` + kindOf(v)
+			return `must be an object whose values are lists of strings, e.g. {"commands": ["echo hi"]}, but it is ` + kindOf(v), ""
 		}
 		for _, k := range sortedKeys(m) {
 			e := m[k]
@@ -304,16 +331,16 @@ func typeProblem(v any, t InputType) string {
 			}
 			l, ok := e.([]any)
 			if !ok {
-				return fmt.Sprintf("entry %s must be a list of strings, but it is %s", QuoteValue(k), kindOf(e))
+				return fmt.Sprintf("entry %s must be a list of strings, but it is %s", QuoteValue(k), kindOf(e)), ""
 			}
 			for i, x := range l {
 				if !isScalar(x) {
-					return fmt.Sprintf("entry %s must be a list of strings, but element %d is %s", QuoteValue(k), i+1, kindOf(x))
+					return fmt.Sprintf("entry %s must be a list of strings, but element %d is %s", QuoteValue(k), i+1, kindOf(x)), ""
 				}
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func containsTemplate(v any) bool {
@@ -345,7 +372,14 @@ func (v *validator) stepOutputs(c *stepCtx) {
 		for _, t := range types {
 			ok = ok || o.Type == t
 		}
-		if !ok {
+		switch {
+		case o.Type == "":
+			// The actions reference marks Type required, yet SSM accepts an
+			// output without one and reads it as a String: Amazon-owned runbooks
+			// (AWSSupport-SetupIPMonitoringFromVPC) declare outputs with Name
+			// and Selector only.
+			c.warning(append(path, "Type"), "output %s has no Type; SSM reads it as a String: write \"Type\": \"String\"", QuoteValue(o.Name))
+		case !ok:
 			c.problem(append(path, "Type"), "Type %s of output %s is not a type%s", QuoteValue(o.Type), QuoteValue(o.Name), hintList(o.Type, types, "types"))
 		}
 	}

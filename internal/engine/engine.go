@@ -323,6 +323,9 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 		return err
 	}
 	r.params = params
+	if err := r.checkImageNames(ctx); err != nil {
+		return err
+	}
 	if r.o.BakeKey != "" {
 		// The sweep never touches this run's own resources nor any other
 		// live run's, so the first steps need not wait for it.

@@ -85,8 +85,8 @@ func (r *runner) ssmParameter(ctx context.Context, name string) (any, error) {
 // templates, each once, in dependency order: a default may use other parameters.
 func (r *runner) resolveParameters(ctx context.Context, given map[string]string) (map[string]any, error) {
 	values, problems := document.ParameterValues(r.doc, given, document.SensitiveParameters(r.o.SensitiveParameters...))
-	if len(problems) > 0 {
-		return nil, &ParameterError{Problems: problems}
+	if errs := document.Errors(problems); len(errs) > 0 {
+		return nil, &ParameterError{Problems: errs}
 	}
 	if values == nil {
 		values = map[string]any{}
@@ -130,7 +130,7 @@ func (r *runner) resolveParameters(ctx context.Context, given map[string]string)
 			}
 			v, err := budget.Resolve(values[p.Name], sc)
 			if err == nil && p.Type != "" {
-				v, err = document.Coerce(v, document.InputType(p.Type))
+				v, err = document.Coerce(v, document.InputType(document.BaseType(p.Type)))
 			}
 			if err != nil {
 				return nil, fmt.Errorf("default of parameter %s: %w", document.QuoteValue(p.Name), err)

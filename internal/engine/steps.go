@@ -184,6 +184,9 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 	if err != nil {
 		return fail(StatusFailed, err)
 	}
+	if err := checkStepImageName(step, in); err != nil {
+		return fail(StatusFailed, err)
+	}
 
 	// Validation refuses maxAttempts above document.MaxAttempts at plan time;
 	// a document that was not validated gets the ceiling.

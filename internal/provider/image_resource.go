@@ -312,11 +312,17 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 					at = at.AtMapKey(name)
 				}
 			}
+			if p.IsWarning() {
+				resp.Diagnostics.AddAttributeWarning(at, "Parameter Value Not Checked", p.Error())
+				continue
+			}
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
-		// Where a secret would go does not depend on its value.
-		resp.Diagnostics.Append(secretExposures(doc, m)...)
-		return
+		if len(document.Errors(problems)) > 0 {
+			// Where a secret would go does not depend on its value.
+			resp.Diagnostics.Append(secretExposures(doc, m)...)
+			return
+		}
 	}
 	// With the values given, parameters and step inputs must stay within the
 	// bounds on resolved values (the document's defaults alone were checked

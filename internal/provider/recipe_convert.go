@@ -353,17 +353,26 @@ func problemPath(doc *document.Document, pr document.Problem) path.Path {
 	return p.AtName(document.SnakeCase(pr.Path[0]))
 }
 
-// addProblems reports validation problems as attribute errors (HCL) or on `at` (text documents).
+// addProblems reports validation problems as attribute errors (HCL) or on `at`
+// (text documents); problems that are only warnings become warnings.
 func addProblems(diags *diag.Diagnostics, doc *document.Document, problems []document.Problem, textAt *path.Path) {
 	for _, pr := range problems {
 		summary := "Invalid Recipe"
 		if pr.Step != "" {
 			summary = "Invalid Step"
 		}
+		at := problemPath(doc, pr)
 		if textAt != nil {
-			diags.AddAttributeError(*textAt, summary, pr.Error())
+			at = *textAt
+		}
+		if pr.IsWarning() {
+			summary = "Recipe Accepted with a Conversion"
+			if pr.Step != "" {
+				summary = "Step Accepted with a Conversion"
+			}
+			diags.AddAttributeWarning(at, summary, pr.Error())
 			continue
 		}
-		diags.AddAttributeError(problemPath(doc, pr), summary, pr.Error())
+		diags.AddAttributeError(at, summary, pr.Error())
 	}
 }
