@@ -165,7 +165,7 @@ func terminate(ctx context.Context, env *Env, ids []string) CleanupReport {
 		env.info("terminated instance", map[string]any{"instance_id": id})
 	}
 	call := func(ids []string) error {
-		return retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+		return awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 			_, err := env.Clients.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
 			return err
 		})
@@ -222,7 +222,7 @@ func SnapshotsExisting(ctx context.Context, clients *awsx.Clients, ids []string)
 		return nil, nil
 	}
 	var res *ec2.DescribeSnapshotsOutput
-	err := retryThrottled(ctx, policy(clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) (err error) {
 		// A filter, not SnapshotIds: one id that is gone would fail the call.
 		res, err = clients.EC2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{
 			Filters: []ec2types.Filter{{Name: aws.String("snapshot-id"), Values: ids}},
@@ -267,10 +267,10 @@ func DescribeImage(ctx context.Context, clients *awsx.Clients, imageID string) (
 func describeImagesIn(ctx context.Context, clients *awsx.Clients, region string, ids []string) (map[string]ec2types.Image, error) {
 	out := map[string]ec2types.Image{}
 	var res *ec2.DescribeImagesOutput
-	err := retryThrottled(ctx, policy(clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) (err error) {
 		res, err = clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
 			Filters: []ec2types.Filter{{Name: aws.String("image-id"), Values: ids}},
-		}, inRegion(clients, region)...)
+		}, awsx.InRegion(clients, region)...)
 		return err
 	})
 	if err != nil {
@@ -280,14 +280,6 @@ func describeImagesIn(ctx context.Context, clients *awsx.Clients, region string,
 		out[aws.ToString(img.ImageId)] = img
 	}
 	return out, nil
-}
-
-// inRegion points a call at another region than the clients' own.
-func inRegion(clients *awsx.Clients, region string) []func(*ec2.Options) {
-	if region == "" || region == clients.Region {
-		return nil
-	}
-	return []func(*ec2.Options){func(o *ec2.Options) { o.Region = region }}
 }
 
 func snapshotsOf(img ec2types.Image) []string {
@@ -301,8 +293,8 @@ func snapshotsOf(img ec2types.Image) []string {
 }
 
 func deregister(ctx context.Context, clients *awsx.Clients, region, imageID string) error {
-	return retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
-		_, err := clients.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(imageID)}, inRegion(clients, region)...)
+	return awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
+		_, err := clients.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(imageID)}, awsx.InRegion(clients, region)...)
 		return err
 	})
 }
@@ -354,7 +346,7 @@ func deleteSnapshot(ctx context.Context, clients *awsx.Clients, region, id strin
 	defer cancel()
 	var last error
 	err := awsx.Poll(ctx, clients.Policy, func(ctx context.Context) (bool, error) {
-		_, err := clients.EC2.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)}, inRegion(clients, region)...)
+		_, err := clients.EC2.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)}, awsx.InRegion(clients, region)...)
 		switch {
 		case err == nil || awsx.IsNotFound(err):
 			return true, nil

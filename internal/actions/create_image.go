@@ -46,7 +46,7 @@ func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in ma
 		return Result{}, err
 	}
 	var res *ec2.CreateImageOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.CreateImage(ctx, input)
 		return err
 	})
@@ -108,7 +108,7 @@ func recoverImage(ctx context.Context, env *Env, step *document.Step, name strin
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var res *ec2.DescribeImagesOutput
-	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{
 			{Name: aws.String("name"), Values: []string{name}},
 			{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{exec}},

@@ -52,7 +52,7 @@ func TagImage(ctx context.Context, clients *awsx.Clients, imageID string, set ma
 		for _, k := range keys {
 			tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(set[k])})
 		}
-		err := retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
+		err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
 			_, err := clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags})
 			return err
 		})
@@ -65,7 +65,7 @@ func TagImage(ctx context.Context, clients *awsx.Clients, imageID string, set ma
 		for _, k := range remove {
 			tags = append(tags, ec2types.Tag{Key: aws.String(k)})
 		}
-		err := retryThrottled(ctx, policy(clients), func(ctx context.Context) error {
+		err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
 			_, err := clients.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: ids, Tags: tags})
 			return err
 		})

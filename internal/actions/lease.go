@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // RenewLease sets the lease tag to value on everything the run created that
@@ -55,11 +57,11 @@ func setTag(ctx context.Context, env *Env, region string, ids []string, key, val
 		n := min(len(ids), 1000)
 		batch := ids[:n]
 		ids = ids[n:]
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
 				Resources: batch,
 				Tags:      []ec2types.Tag{{Key: aws.String(key), Value: aws.String(value)}},
-			}, inRegion(env.Clients, region)...)
+			}, awsx.InRegion(env.Clients, region)...)
 			return err
 		})
 		if err != nil {

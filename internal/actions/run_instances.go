@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -24,7 +25,7 @@ func (runInstances) Run(ctx context.Context, env *Env, step *document.Step, in m
 		return Result{}, err
 	}
 	var res *ec2.RunInstancesOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.RunInstances(ctx, input)
 		return err
 	})
@@ -164,7 +165,7 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 	}
 	live := ec2types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}}
 	var res *ec2.DescribeInstancesOutput
-	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter, live}})
 		return err
 	})

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // SweepOptions says whose leftovers Sweep looks for.
@@ -246,7 +248,7 @@ func describeInstances(ctx context.Context, env *Env, filters []ec2types.Filter)
 	in := &ec2.DescribeInstancesInput{Filters: filters}
 	for {
 		var res *ec2.DescribeInstancesOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeInstances(ctx, in)
 			return err
 		})
@@ -269,7 +271,7 @@ func describeImagesFiltered(ctx context.Context, env *Env, filters []ec2types.Fi
 	in := &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: filters}
 	for {
 		var res *ec2.DescribeImagesOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeImages(ctx, in)
 			return err
 		})
@@ -290,7 +292,7 @@ func describeSnapshots(ctx context.Context, env *Env, filters []ec2types.Filter)
 	in := &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: filters}
 	for {
 		var res *ec2.DescribeSnapshotsOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeSnapshots(ctx, in)
 			return err
 		})
