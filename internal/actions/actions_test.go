@@ -811,22 +811,6 @@ func TestCleanupReportsUnterminatable(t *testing.T) {
 	}
 }
 
-func TestDescribeImage(t *testing.T) {
-	w := newWorld(t)
-	id, _ := w.image(t, nil)
-	img, err := DescribeImage(context.Background(), w.env.Clients, id)
-	if err != nil || aws.ToString(img.ImageId) != id || img.State != ec2types.ImageStateAvailable {
-		t.Fatalf("%+v %v", img, err)
-	}
-	_, err = DescribeImage(context.Background(), w.env.Clients, "ami-nope")
-	if !awsx.IsNotFound(err) {
-		t.Errorf("missing image: err = %v, want IsNotFound", err)
-	}
-	if err := DeleteImage(context.Background(), w.env.Clients, "", "ami-nope", true); err != nil {
-		t.Errorf("deleting a missing image: %v", err)
-	}
-}
-
 func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	for i := range out {

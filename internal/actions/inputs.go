@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // The engine hands inputs over already coerced to their declared types; these
@@ -372,20 +374,6 @@ func strAnyList(ss []string) []any {
 	return out
 }
 
-// ec2Tags turns a tag map into EC2 tags in key order.
-func ec2Tags(m map[string]string) []ec2types.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]ec2types.Tag, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return out
-}
-
 // systemTagPrefix marks the tags cleanup and crash recovery rely on; a user's
 // tag may not replace them.
 const systemTagPrefix = "amibake:"
@@ -398,7 +386,7 @@ func mergeTags(given []ec2types.Tag, run map[string]string) []ec2types.Tag {
 	for i, t := range out {
 		idx[aws.ToString(t.Key)] = i
 	}
-	for _, t := range ec2Tags(run) {
+	for _, t := range awsx.EC2Tags(run) {
 		k := aws.ToString(t.Key)
 		if i, ok := idx[k]; ok {
 			if strings.HasPrefix(k, systemTagPrefix) {
@@ -424,7 +412,7 @@ func withRunTags(specs []ec2types.TagSpecification, run map[string]string, types
 			}
 		}
 		if !found && len(run) > 0 {
-			out = append(out, ec2types.TagSpecification{ResourceType: rt, Tags: ec2Tags(run)})
+			out = append(out, ec2types.TagSpecification{ResourceType: rt, Tags: awsx.EC2Tags(run)})
 		}
 	}
 	return out

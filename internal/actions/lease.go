@@ -38,6 +38,27 @@ func RenewLease(ctx context.Context, env *Env, value string, except ...string) e
 	return nil
 }
 
+// TagCompleted marks the images of a successful bake. Sweep never removes an image
+// carrying it: that image is a product (recorded in state), not a dead run's leftover.
+const TagCompleted = "amibake:completed"
+
+// MarkCompleted tags every image the run recorded and did not delete with TagCompleted.
+func MarkCompleted(ctx context.Context, env *Env) error {
+	byRegion := map[string][]string{}
+	for _, img := range env.Ledger.Images() {
+		if !img.Deleted {
+			byRegion[img.Region] = append(byRegion[img.Region], img.ID)
+			byRegion[img.Region] = append(byRegion[img.Region], img.Snapshots...)
+		}
+	}
+	for region, ids := range byRegion {
+		if err := setTag(ctx, env, region, ids, TagCompleted, "true"); err != nil {
+			return fmt.Errorf("marking images %v as completed: %w", ids, err)
+		}
+	}
+	return nil
+}
+
 // KeepInstances marks the run's builders that are still there as kept on
 // purpose, so that no sweep ever removes them.
 func KeepInstances(ctx context.Context, env *Env, ids []string) error {

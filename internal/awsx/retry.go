@@ -1,10 +1,6 @@
 package awsx
 
-import (
-	"context"
-
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-)
+import "context"
 
 // RetryThrottled calls f until AWS stops throttling it: a throttled call did
 // nothing, so asking again is safe even for calls that create resources, and
@@ -28,13 +24,4 @@ func RetryThrottled(ctx context.Context, c *Clients, f func(ctx context.Context)
 		return err
 	}
 	return last
-}
-
-// InRegion points an EC2 call at region when it is another than the clients'
-// own; none when region is empty.
-func InRegion(c *Clients, region string) []func(*ec2.Options) {
-	if region == "" || region == c.Region {
-		return nil
-	}
-	return []func(*ec2.Options){func(o *ec2.Options) { o.Region = region }}
 }

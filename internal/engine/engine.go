@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -115,7 +116,7 @@ type Result struct {
 	// Images are the images the run created that still exist after cleanup: on
 	// success the product and its copies; on failure only those cleanup could not
 	// remove (they are in Leftovers too).
-	Images []ImageRecord
+	Images []ami.Record
 	// Leftovers are ids that cleanup should have removed and could not.
 	Leftovers []string
 	// Secrets are the values to hide wherever the caller shows what the run
@@ -134,13 +135,6 @@ type Result struct {
 type KeptInstance struct {
 	ID    string
 	State string // as last described; "" when it could not be read
-}
-
-// ImageRecord is an image the run created.
-type ImageRecord struct {
-	Region      string
-	ImageID     string
-	SnapshotIDs []string
 }
 
 // StepResult is the outcome of one step execution.

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
@@ -122,7 +123,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	m.BakeKey = types.StringValue(key)
 	resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
 	if !m.Tags.IsNull() && len(m.Tags.Elements()) > 0 {
-		if err := engine.TagImage(ctx, clients, imageID, stringMap(m.Tags), nil); err != nil {
+		if err := ami.UpdateTags(ctx, clients, imageID, stringMap(m.Tags), nil); err != nil {
 			resp.Diagnostics.AddWarning("Cannot Tag Image", err.Error())
 		}
 	}
@@ -197,25 +198,25 @@ func recordBake(res *engine.Result, runErr error, outputName string) bakeRecord 
 	if rec.err != nil {
 		rec.imageID = ""
 		if len(res.Images) > 0 {
-			rec.imageID = res.Images[0].ImageID
+			rec.imageID = res.Images[0].ID
 		}
 	}
 	for _, img := range res.Images {
 		if rec.err != nil {
-			for _, s := range img.SnapshotIDs {
+			for _, s := range img.Snapshots {
 				if !slices.Contains(rec.snapshots, s) {
 					rec.snapshots = append(rec.snapshots, s)
 				}
 			}
 		}
-		if img.ImageID == rec.imageID {
+		if img.ID == rec.imageID {
 			continue
 		}
 		key := img.Region
 		if _, taken := rec.copies[key]; taken {
-			key = img.Region + "/" + img.ImageID
+			key = img.Region + "/" + img.ID
 		}
-		rec.copies[key] = img.ImageID
+		rec.copies[key] = img.ID
 	}
 	return rec
 }
@@ -342,12 +343,12 @@ func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, pri
 	}
 	var remains []string
 	for _, id := range stringMap(m.Copies) {
-		img, err := engine.DescribeImage(ctx, clients, id)
+		img, err := ami.FindByID(ctx, clients, id)
 		switch {
-		case engine.IsNotFound(err):
+		case ami.IsNotFound(err):
 		case err != nil:
 			diags.AddError("Cannot Read Image Copy", fmt.Sprintf("DescribeImages %s: %s", id, err))
-		case engine.ImageUsable(img):
+		case ami.Usable(img):
 			remains = append(remains, "copy "+id)
 		}
 	}
@@ -374,7 +375,7 @@ func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, pri
 	if failedBake || m.DeleteSnapshotsOnDestroy.IsNull() || m.DeleteSnapshotsOnDestroy.ValueBool() {
 		var snapshots []string
 		diags.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
-		live, err := engine.SnapshotsExisting(ctx, clients, snapshots)
+		live, err := ami.ExistingSnapshots(ctx, clients, snapshots)
 		if err != nil {
 			diags.AddError("Cannot Read Snapshots", fmt.Sprintf("DescribeSnapshots %v: %s", snapshots, err))
 		}
@@ -401,30 +402,30 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if id == "" {
 		return true, diags // a failed bake that kept only its builders
 	}
-	img, err := engine.DescribeImage(ctx, clients, id)
+	img, err := ami.FindByID(ctx, clients, id)
 	if err != nil {
-		if engine.IsNotFound(err) {
+		if ami.IsNotFound(err) {
 			return true, diags
 		}
 		diags.AddError("Cannot Read Image", fmt.Sprintf("DescribeImages %s: %s", id, err))
 		return false, diags
 	}
-	if img == nil || !engine.ImageUsable(img) {
+	if img == nil || !ami.Usable(img) {
 		return true, diags
 	}
-	if d := foreignImage(engine.CheckImageOwner(img, clients.AccountID), "read"); d.HasError() {
+	if d := foreignImage(ami.CheckOwner(img, clients.AccountID), "read"); d.HasError() {
 		diags.Append(d...)
 		return false, diags
 	}
 	m.ID = types.StringValue(id)
 	m.ImageID = types.StringValue(id)
-	snaps := engine.ImageSnapshots(img)
+	snaps := ami.Snapshots(*img)
 	if snaps == nil {
 		snaps = []string{}
 	}
 	m.SnapshotIDs, d = types.ListValueFrom(ctx, types.StringType, snaps)
 	diags.Append(d...)
-	tags := engine.ImageTags(img)
+	tags := ami.TagMap(img)
 	if m.Region.IsNull() || m.Region.IsUnknown() {
 		m.Region = types.StringValue(clients.Region)
 	}
@@ -495,7 +496,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			}
 		}
 		sort.Strings(remove)
-		if err := engine.TagImage(ctx, clients, state.ImageID.ValueString(), want, remove); err != nil {
+		if err := ami.UpdateTags(ctx, clients, state.ImageID.ValueString(), want, remove); err != nil {
 			resp.Diagnostics.AddError("Cannot Update Image Tags", err.Error())
 			return
 		}
@@ -614,14 +615,14 @@ func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID s
 		if t.id == "" {
 			continue
 		}
-		used, err := engine.SplitSnapshotsInUse(engine.DeleteImage(ctx, clients, t.region, t.id, deleteSnapshots))
+		used, err := ami.SplitSnapshotsInUse(ami.Delete(ctx, clients, t.region, t.id, deleteSnapshots))
 		inUse = append(inUse, used...)
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%s): %s", t.id, t.region, err))
 		}
 	}
 	if deleteSnapshots && len(snapshots) > 0 && len(failed) == 0 {
-		used, err := engine.SplitSnapshotsInUse(engine.DeleteSnapshots(ctx, clients, region, snapshots))
+		used, err := ami.SplitSnapshotsInUse(ami.DeleteSnapshots(ctx, clients, region, snapshots))
 		for _, u := range used {
 			if !slices.Contains(inUse, u) {
 				inUse = append(inUse, u)
