@@ -19,15 +19,29 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
+// run runs an action with its inputs as the engine hands them over:
+// normalised, and coerced to the types the catalogue declares.
 func run(t *testing.T, w *world, action string, in map[string]any, outs ...document.StepOutput) (Result, error) {
 	t.Helper()
 	a, ok := Lookup(action)
 	if !ok {
 		t.Fatalf("action %s not registered", action)
 	}
+	spec, _ := document.LookupAction(action)
+	coerced := make(map[string]any, len(in))
+	for k, v := range in {
+		v = document.NormalizeValue(v)
+		if is, ok := spec.Input(k); ok {
+			var err error
+			if v, err = document.Coerce(v, is.Type); err != nil {
+				return Result{}, fmt.Errorf("input %s: %w", k, err)
+			}
+		}
+		coerced[k] = v
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, in)
+	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, coerced)
 }
 
 func TestRegistry(t *testing.T) {

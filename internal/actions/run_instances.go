@@ -91,11 +91,7 @@ func runInstancesInput(in map[string]any, runTags map[string]string, executionID
 		key string
 		dst **int32
 	}{{"MinInstanceCount", &r.MinCount}, {"MaxInstanceCount", &r.MaxCount}} {
-		n, ok, err := integer(in, c.key)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if n, ok := integer(in, c.key); ok {
 			if n < 1 || n > 1000 {
 				return nil, fmt.Errorf("input %s: %d is not between 1 and 1000", c.key, n)
 			}
@@ -131,9 +127,7 @@ func runInstancesInput(in map[string]any, runTags map[string]string, executionID
 			return nil, fmt.Errorf("input %w", err)
 		}
 	}
-	if on, ok, err := boolean(in, "Monitoring"); err != nil {
-		return nil, fmt.Errorf("input %w", err)
-	} else if ok {
+	if on, ok := boolean(in, "Monitoring"); ok {
 		r.Monitoring = &ec2types.RunInstancesMonitoringEnabled{Enabled: aws.Bool(on)}
 	}
 	if r.MetadataOptions == nil {
@@ -183,4 +177,13 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 			env.info("recorded instance launched by a failed RunInstances", map[string]any{"step": step.Name, "instance_id": id})
 		}
 	}
+}
+
+// strAnyList converts strings to the []any the engine stores outputs as.
+func strAnyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
