@@ -1,7 +1,8 @@
 // Package engine runs an SSM Automation document (schemaVersion 0.3) locally: the
 // step loop with jumps, retries and timeouts, template resolution, progress events,
 // and the ledger-driven cleanup that leaves nothing behind when a run ends. It knows
-// nothing of Terraform; AWS calls are made only by the actions it dispatches to.
+// nothing of Terraform; AWS calls are made only by the actions it dispatches to
+// and, for the images it made, by package ami.
 package engine
 
 import (
