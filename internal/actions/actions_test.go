@@ -19,15 +19,29 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
+// run runs an action with its inputs as the engine hands them over:
+// normalised, and coerced to the types the catalogue declares.
 func run(t *testing.T, w *world, action string, in map[string]any, outs ...document.StepOutput) (Result, error) {
 	t.Helper()
 	a, ok := Lookup(action)
 	if !ok {
 		t.Fatalf("action %s not registered", action)
 	}
+	spec, _ := document.LookupAction(action)
+	coerced := make(map[string]any, len(in))
+	for k, v := range in {
+		v = document.NormalizeValue(v)
+		if is, ok := spec.Input(k); ok {
+			var err error
+			if v, err = document.Coerce(v, is.Type); err != nil {
+				return Result{}, fmt.Errorf("input %s: %w", k, err)
+			}
+		}
+		coerced[k] = v
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, in)
+	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, coerced)
 }
 
 func TestRegistry(t *testing.T) {
@@ -808,22 +822,6 @@ func TestCleanupReportsUnterminatable(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rep.Terminated, []string{ok}) {
 		t.Errorf("Terminated = %v", rep.Terminated)
-	}
-}
-
-func TestDescribeImage(t *testing.T) {
-	w := newWorld(t)
-	id, _ := w.image(t, nil)
-	img, err := DescribeImage(context.Background(), w.env.Clients, id)
-	if err != nil || aws.ToString(img.ImageId) != id || img.State != ec2types.ImageStateAvailable {
-		t.Fatalf("%+v %v", img, err)
-	}
-	_, err = DescribeImage(context.Background(), w.env.Clients, "ami-nope")
-	if !awsx.IsNotFound(err) {
-		t.Errorf("missing image: err = %v, want IsNotFound", err)
-	}
-	if err := DeleteImage(context.Background(), w.env.Clients, "", "ami-nope", true); err != nil {
-		t.Errorf("deleting a missing image: %v", err)
 	}
 }
 

@@ -24,14 +24,8 @@ func (changeInstanceState) Run(ctx context.Context, env *Env, step *document.Ste
 		return Result{}, fmt.Errorf("input InstanceIds is required")
 	}
 	desired := ec2types.InstanceStateName(str(in, "DesiredState"))
-	checkOnly, _, err := boolean(in, "CheckStateOnly")
-	if err != nil {
-		return Result{}, fmt.Errorf("input %w", err)
-	}
-	force, _, err := boolean(in, "Force")
-	if err != nil {
-		return Result{}, fmt.Errorf("input %w", err)
-	}
+	checkOnly, _ := boolean(in, "CheckStateOnly")
+	force, _ := boolean(in, "Force")
 	info := strPtr(in, "AdditionalInfo")
 
 	var change func(ctx context.Context) error

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -37,7 +38,7 @@ func (copyImage) Run(ctx context.Context, env *Env, step *document.Step, in map[
 	input.TagSpecifications = withRunTags(nil, env.Tags, ec2types.ResourceTypeImage, ec2types.ResourceTypeSnapshot)
 
 	var res *ec2.CopyImageOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.CopyImage(ctx, &input)
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -46,7 +47,7 @@ func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in ma
 		return Result{}, err
 	}
 	var res *ec2.CreateImageOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.CreateImage(ctx, input)
 		return err
 	})
@@ -73,7 +74,7 @@ func finishImage(ctx context.Context, env *Env, step *document.Step, id string) 
 	}
 	img := got[id]
 	out.Outputs["ImageState"] = string(img.State)
-	snaps := snapshotsOf(img)
+	snaps := ami.Snapshots(img)
 	env.Ledger.RecordSnapshots(id, snaps)
 
 	targets := snaps
@@ -84,7 +85,7 @@ func finishImage(ctx context.Context, env *Env, step *document.Step, id string) 
 	}
 	if len(targets) > 0 && len(env.Tags) > 0 {
 		err := awsx.Poll(ctx, env.Clients.Policy, func(ctx context.Context) (bool, error) {
-			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: targets, Tags: ec2Tags(env.Tags)})
+			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: targets, Tags: awsx.EC2Tags(env.Tags)})
 			return err == nil, err
 		})
 		if err != nil {
@@ -108,7 +109,7 @@ func recoverImage(ctx context.Context, env *Env, step *document.Step, name strin
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var res *ec2.DescribeImagesOutput
-	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{
 			{Name: aws.String("name"), Values: []string{name}},
 			{Name: aws.String("tag:" + systemTagPrefix + "execution-id"), Values: []string{exec}},
@@ -125,7 +126,7 @@ func recoverImage(ctx context.Context, env *Env, step *document.Step, name strin
 		}
 		id := aws.ToString(img.ImageId)
 		env.Ledger.RecordImage(env.Clients.Region, id)
-		env.Ledger.RecordSnapshots(id, snapshotsOf(img))
+		env.Ledger.RecordSnapshots(id, ami.Snapshots(img))
 		env.info("recorded image made by a failed call", map[string]any{"step": step.Name, "image_id": id})
 	}
 }

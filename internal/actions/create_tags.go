@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -37,7 +38,7 @@ func (createTags) Run(ctx context.Context, env *Env, step *document.Step, in map
 	kind := str(in, "ResourceType")
 	switch kind {
 	case "", "EC2":
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags})
 			return err
 		})
@@ -50,7 +51,7 @@ func (createTags) Run(ctx context.Context, env *Env, step *document.Step, in map
 			st[i] = ssmtypes.Tag{Key: t.Key, Value: aws.String(aws.ToString(t.Value))}
 		}
 		for _, id := range ids {
-			err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+			err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 				_, err := env.Clients.SSM.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{
 					ResourceType: ssmtypes.ResourceTypeForTagging(kind), ResourceId: aws.String(id), Tags: st,
 				})

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -21,12 +22,12 @@ func (deleteImage) Run(ctx context.Context, env *Env, step *document.Step, in ma
 			known = r.Snapshots
 		}
 	}
-	rep, snaps := removeImage(ctx, env.Clients, env.Clients.Region, id, known)
-	env.Ledger.RecordSnapshots(id, snaps)
-	if err := rep.err(); err != nil {
+	r := ami.Remove(ctx, env.Clients, env.Clients.Region, id, known)
+	env.Ledger.RecordSnapshots(id, r.Snapshots)
+	if err := r.Err(); err != nil {
 		return Result{}, err
 	}
 	env.Ledger.ImageDeleted(id)
-	env.info("deleted image", map[string]any{"step": step.Name, "image_id": id, "snapshot_ids": rep.DeletedSnapshots})
+	env.info("deleted image", map[string]any{"step": step.Name, "image_id": id, "snapshot_ids": r.DeletedSnapshots})
 	return Result{Outputs: map[string]any{}}, nil
 }

@@ -162,34 +162,9 @@ func selectNodes(doc any, selector string) ([]any, error) {
 	nodes := p.Select(doc)
 	out := make([]any, len(nodes))
 	for i, n := range nodes {
-		out[i] = plain(n)
+		out[i] = document.NormalizeValue(n)
 	}
 	return out, nil
-}
-
-// plain turns json.Number into int64 or float64, recursively.
-func plain(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = plain(e)
-		}
-		return out
-	}
-	return v
 }
 
 func selectOutputs(doc any, outs []document.StepOutput) (map[string]any, error) {

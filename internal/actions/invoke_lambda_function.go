@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -49,7 +50,7 @@ func (invokeLambdaFunction) Run(ctx context.Context, env *Env, step *document.St
 	}
 	// A throttled invocation did not run: asking again cannot run it twice.
 	var res *lambda.InvokeOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.Lambda.Invoke(ctx, input)
 		return err
 	})

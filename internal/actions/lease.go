@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // RenewLease sets the lease tag to value on everything the run created that
@@ -36,6 +38,27 @@ func RenewLease(ctx context.Context, env *Env, value string, except ...string) e
 	return nil
 }
 
+// TagCompleted marks the images of a successful bake. Sweep never removes an image
+// carrying it: that image is a product (recorded in state), not a dead run's leftover.
+const TagCompleted = "amibake:completed"
+
+// MarkCompleted tags every image the run recorded and did not delete with TagCompleted.
+func MarkCompleted(ctx context.Context, env *Env) error {
+	byRegion := map[string][]string{}
+	for _, img := range env.Ledger.Images() {
+		if !img.Deleted {
+			byRegion[img.Region] = append(byRegion[img.Region], img.ID)
+			byRegion[img.Region] = append(byRegion[img.Region], img.Snapshots...)
+		}
+	}
+	for region, ids := range byRegion {
+		if err := setTag(ctx, env, region, ids, TagCompleted, "true"); err != nil {
+			return fmt.Errorf("marking images %v as completed: %w", ids, err)
+		}
+	}
+	return nil
+}
+
 // KeepInstances marks the run's builders that are still there as kept on
 // purpose, so that no sweep ever removes them.
 func KeepInstances(ctx context.Context, env *Env, ids []string) error {
@@ -55,11 +78,11 @@ func setTag(ctx context.Context, env *Env, region string, ids []string, key, val
 		n := min(len(ids), 1000)
 		batch := ids[:n]
 		ids = ids[n:]
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) error {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 			_, err := env.Clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{
 				Resources: batch,
 				Tags:      []ec2types.Tag{{Key: aws.String(key), Value: aws.String(value)}},
-			}, inRegion(env.Clients, region)...)
+			}, awsx.InRegion(env.Clients, region)...)
 			return err
 		})
 		if err != nil {

@@ -3,6 +3,8 @@ package actions
 import (
 	"slices"
 	"sync"
+
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 )
 
 // Ledger records every AWS resource a run creates, the moment its id is known,
@@ -11,21 +13,13 @@ import (
 type Ledger struct {
 	mu        sync.Mutex
 	instances []InstanceRecord
-	images    []ImageRecord
+	images    []ami.Record
 }
 
 // InstanceRecord is one launched instance.
 type InstanceRecord struct {
 	ID         string
 	Terminated bool
-}
-
-// ImageRecord is one image the run created (createImage) or copied (copyImage).
-type ImageRecord struct {
-	Region    string
-	ID        string
-	Snapshots []string
-	Deleted   bool
 }
 
 // NewLedger returns an empty ledger.
@@ -72,7 +66,7 @@ func (l *Ledger) RecordImage(region, id string) {
 			return
 		}
 	}
-	l.images = append(l.images, ImageRecord{Region: region, ID: id})
+	l.images = append(l.images, ami.Record{Region: region, ID: id})
 }
 
 // RecordSnapshots notes the snapshots backing an image.
@@ -118,8 +112,9 @@ func (l *Ledger) Instances() []InstanceRecord {
 	return slices.Clone(l.instances)
 }
 
-// Images returns a copy of the image records, in creation order.
-func (l *Ledger) Images() []ImageRecord {
+// Images returns a copy of the records of the images the run created
+// (createImage) or copied (copyImage), in creation order.
+func (l *Ledger) Images() []ami.Record {
 	if l == nil {
 		return nil
 	}

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -125,33 +124,5 @@ func TestDiscoverFindsUnrecordedResources(t *testing.T) {
 	w.ec2.failOp["DescribeInstances"] = apiErr("UnauthorizedOperation")
 	if _, err := Discover(context.Background(), w.env, "amibake:execution-id"); err == nil {
 		t.Error("a failed listing is not reported")
-	}
-}
-
-// TestDeleteSnapshotUsedByAnotherImage: a snapshot another registered image is
-// built on is left at once with an error naming that image, instead of waiting
-// minutes for a release that will not come.
-func TestDeleteSnapshotUsedByAnotherImage(t *testing.T) {
-	w := newWorld(t)
-	ours, snap := w.image(t, nil)
-	w.ec2.mu.Lock()
-	theirs := w.ec2.id("ami")
-	w.ec2.images[theirs] = &fakeImage{name: "theirs", state: ec2types.ImageStateAvailable, snaps: []string{snap}, tags: map[string]string{}}
-	w.ec2.mu.Unlock()
-
-	started := time.Now()
-	err := DeleteImage(context.Background(), w.env.Clients, "", ours, true)
-	if d := time.Since(started); d > time.Second {
-		t.Errorf("took %s", d)
-	}
-	var inUse *SnapshotInUseError
-	if !errors.As(err, &inUse) || inUse.SnapshotID != snap || inUse.ImageID != theirs {
-		t.Fatalf("err = %v, want a SnapshotInUseError for %s naming %s", err, snap, theirs)
-	}
-	if _, ok := w.ec2.images[ours]; ok {
-		t.Error("our image is still registered")
-	}
-	if _, ok := w.ec2.snapshots[snap]; !ok {
-		t.Error("the snapshot the other image uses was deleted")
 	}
 }

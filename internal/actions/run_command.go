@@ -301,3 +301,27 @@ func cancelCommand(ctx context.Context, env *Env, cmdID string) {
 		env.info("could not cancel command", map[string]any{"command_id": cmdID, "error": err.Error()})
 	}
 }
+
+// tail returns the last lines of s, at most maxLines lines and maxBytes bytes,
+// marking what was cut.
+func tail(s string, maxLines, maxBytes int) string {
+	s = strings.TrimRight(s, "\n")
+	cut := false
+	if len(s) > maxBytes {
+		s = s[len(s)-maxBytes:]
+		if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+			s = s[i+1:]
+		}
+		cut = true
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+		cut = true
+	}
+	out := strings.Join(lines, "\n")
+	if cut {
+		out = "...\n" + out
+	}
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -24,7 +25,7 @@ func (runInstances) Run(ctx context.Context, env *Env, step *document.Step, in m
 		return Result{}, err
 	}
 	var res *ec2.RunInstancesOutput
-	err = retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.RunInstances(ctx, input)
 		return err
 	})
@@ -90,11 +91,7 @@ func runInstancesInput(in map[string]any, runTags map[string]string, executionID
 		key string
 		dst **int32
 	}{{"MinInstanceCount", &r.MinCount}, {"MaxInstanceCount", &r.MaxCount}} {
-		n, ok, err := integer(in, c.key)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if n, ok := integer(in, c.key); ok {
 			if n < 1 || n > 1000 {
 				return nil, fmt.Errorf("input %s: %d is not between 1 and 1000", c.key, n)
 			}
@@ -130,9 +127,7 @@ func runInstancesInput(in map[string]any, runTags map[string]string, executionID
 			return nil, fmt.Errorf("input %w", err)
 		}
 	}
-	if on, ok, err := boolean(in, "Monitoring"); err != nil {
-		return nil, fmt.Errorf("input %w", err)
-	} else if ok {
+	if on, ok := boolean(in, "Monitoring"); ok {
 		r.Monitoring = &ec2types.RunInstancesMonitoringEnabled{Enabled: aws.Bool(on)}
 	}
 	if r.MetadataOptions == nil {
@@ -164,7 +159,7 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 	}
 	live := ec2types.Filter{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}}
 	var res *ec2.DescribeInstancesOutput
-	err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+	err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 		res, err = env.Clients.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{filter, live}})
 		return err
 	})
@@ -182,4 +177,13 @@ func recoverLaunched(ctx context.Context, env *Env, step *document.Step, input *
 			env.info("recorded instance launched by a failed RunInstances", map[string]any{"step": step.Name, "instance_id": id})
 		}
 	}
+}
+
+// strAnyList converts strings to the []any the engine stores outputs as.
+func strAnyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // SweepOptions says whose leftovers Sweep looks for.
@@ -108,14 +111,14 @@ func Sweep(ctx context.Context, env *Env, o SweepOptions) (SweepReport, error) {
 		}
 		snaps, err := snapshotsMadeFor(ctx, env, img)
 		if err != nil {
-			rep.Failures = append(rep.Failures, CleanupFailure{Kind: "image", ID: id, Region: env.Clients.Region, Err: err})
+			rep.Failures = append(rep.Failures, ami.Failure{Kind: "image", ID: id, Region: env.Clients.Region, Err: err})
 			continue
 		}
-		r, _ := removeImage(ctx, env.Clients, "", id, snaps)
+		r := ami.Remove(ctx, env.Clients, "", id, snaps)
 		if len(r.Failures) == 0 {
 			env.info("removed image left by a bake that died", map[string]any{"image_id": id})
 		}
-		rep.merge(r)
+		rep.removed(r)
 	}
 
 	snaps, err := describeSnapshots(ctx, env, []ec2types.Filter{tagFilter})
@@ -141,8 +144,8 @@ func Sweep(ctx context.Context, env *Env, o SweepOptions) (SweepReport, error) {
 		if !judge("snapshot", id, s.Tags, func(string) bool { return ok && dead[instance] }) {
 			continue
 		}
-		if err := deleteSnapshot(ctx, env.Clients, "", id); err != nil {
-			rep.Failures = append(rep.Failures, CleanupFailure{Kind: "snapshot", ID: id, Region: env.Clients.Region, Err: err})
+		if err := ami.DeleteSnapshot(ctx, env.Clients, "", id); err != nil {
+			rep.Failures = append(rep.Failures, ami.Failure{Kind: "snapshot", ID: id, Region: env.Clients.Region, Err: err})
 			continue
 		}
 		rep.DeletedSnapshots = append(rep.DeletedSnapshots, id)
@@ -155,7 +158,7 @@ func Sweep(ctx context.Context, env *Env, o SweepOptions) (SweepReport, error) {
 // for it from its source instance; any other snapshot (one registered into the
 // image from elsewhere) is not the run's to delete.
 func snapshotsMadeFor(ctx context.Context, env *Env, img ec2types.Image) ([]string, error) {
-	listed := snapshotsOf(img)
+	listed := ami.Snapshots(img)
 	if len(listed) == 0 {
 		return nil, nil
 	}
@@ -246,7 +249,7 @@ func describeInstances(ctx context.Context, env *Env, filters []ec2types.Filter)
 	in := &ec2.DescribeInstancesInput{Filters: filters}
 	for {
 		var res *ec2.DescribeInstancesOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeInstances(ctx, in)
 			return err
 		})
@@ -269,7 +272,7 @@ func describeImagesFiltered(ctx context.Context, env *Env, filters []ec2types.Fi
 	in := &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: filters}
 	for {
 		var res *ec2.DescribeImagesOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeImages(ctx, in)
 			return err
 		})
@@ -290,7 +293,7 @@ func describeSnapshots(ctx context.Context, env *Env, filters []ec2types.Filter)
 	in := &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: filters}
 	for {
 		var res *ec2.DescribeSnapshotsOutput
-		err := retryThrottled(ctx, policy(env.Clients), func(ctx context.Context) (err error) {
+		err := awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) (err error) {
 			res, err = env.Clients.EC2.DescribeSnapshots(ctx, in)
 			return err
 		})

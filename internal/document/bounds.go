@@ -168,7 +168,7 @@ func sizeWithin(v any, limit int64) int64 {
 		case string:
 			return add(int64(len(t)))
 		case bool, int64, float64, int, float32, int32:
-			s, _ := scalarText(normalizeValue(t))
+			s, _ := scalarText(NormalizeValue(t))
 			return add(int64(len(s)))
 		case nil:
 			return add(4)
@@ -191,7 +191,7 @@ func sizeWithin(v any, limit int64) int64 {
 				}
 			}
 		default:
-			return walk(normalizeValue(t))
+			return walk(NormalizeValue(t))
 		}
 		return true
 	}

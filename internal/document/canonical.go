@@ -98,7 +98,7 @@ func (d *Document) canonical() ordered {
 			e.str("type", v.Type)
 			e.str("description", v.Description)
 			if v.HasDefault {
-				e.add("default", normalizeValue(v.Default))
+				e.add("default", NormalizeValue(v.Default))
 			}
 			vo.add(v.Name, e)
 		}
@@ -112,10 +112,10 @@ func (d *Document) canonical() ordered {
 		o.add("mainSteps", steps)
 	}
 	if len(d.Outputs) > 0 {
-		o.add("outputs", normalizeValue(d.Outputs))
+		o.add("outputs", NormalizeValue(d.Outputs))
 	}
 	if len(d.Files) > 0 {
-		o.add("files", normalizeValue(d.Files))
+		o.add("files", NormalizeValue(d.Files))
 	}
 	return o
 }
@@ -128,7 +128,7 @@ func (p Parameter) canonical() ordered {
 		o.add("default", canonicalDefault(p.Type, p.Default))
 	}
 	if len(p.AllowedValues) > 0 {
-		o.add("allowedValues", normalizeValue(p.AllowedValues))
+		o.add("allowedValues", NormalizeValue(p.AllowedValues))
 	}
 	o.str("allowedPattern", p.AllowedPattern)
 	o.str("displayType", p.DisplayType)
@@ -167,7 +167,7 @@ func (s Step) canonical() ordered {
 }
 
 func canonicalDefault(typ string, v any) any {
-	v = normalizeValue(v)
+	v = NormalizeValue(v)
 	if s, ok := v.(string); ok && !HasTemplate(s) {
 		switch typ {
 		case "Integer":
@@ -187,7 +187,7 @@ func canonicalDefault(typ string, v any) any {
 func canonicalInputs(action string, inputs map[string]any) map[string]any {
 	out := make(map[string]any, len(inputs))
 	for k, v := range inputs {
-		out[k] = normalizeValue(v)
+		out[k] = NormalizeValue(v)
 	}
 	spec, ok := LookupAction(action)
 	if !ok {
@@ -307,7 +307,7 @@ func (w *canonicalWriter) value(v any, level int) error {
 	case nil:
 		w.buf.WriteString("null")
 	default:
-		n := normalizeValue(t)
+		n := NormalizeValue(t)
 		if n == nil {
 			return fmt.Errorf("a value of type %T cannot be written as JSON", t)
 		}

@@ -117,7 +117,7 @@ func TestCanonicalSemanticallyEqualsInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := expectedCanonical(t, normalizeValue(raw))
+			want := expectedCanonical(t, NormalizeValue(raw))
 			d, err := Parse(b)
 			if err != nil {
 				t.Fatal(err)
@@ -132,7 +132,7 @@ func TestCanonicalSemanticallyEqualsInput(t *testing.T) {
 			if err := dec.Decode(&got); err != nil {
 				t.Fatal(err)
 			}
-			if got = normalizeValue(got); !reflect.DeepEqual(got, want) {
+			if got = NormalizeValue(got); !reflect.DeepEqual(got, want) {
 				gj, _ := json.MarshalIndent(got, "", " ")
 				wj, _ := json.MarshalIndent(want, "", " ")
 				t.Errorf("canonical JSON differs from the input:\n%s\n---\n%s", gj, wj)

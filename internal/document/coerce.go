@@ -14,7 +14,7 @@ import (
 // one-element list for a StringList, and map values become lists for a
 // StringListMap.
 func Coerce(v any, t InputType) (any, error) {
-	v = normalizeValue(v)
+	v = NormalizeValue(v)
 	switch t {
 	case TypeString:
 		return coerceString(v)
@@ -146,7 +146,7 @@ func coerceMap(v any, what string) (map[string]any, error) {
 	case string:
 		var m map[string]any
 		if json.Unmarshal([]byte(t), &m) == nil && m != nil {
-			return normalizeValue(m).(map[string]any), nil
+			return NormalizeValue(m).(map[string]any), nil
 		}
 	}
 	return nil, fmt.Errorf("expected a %s (an object), got %s", what, kindOf(v))
@@ -166,7 +166,7 @@ func coerceMapList(v any) (any, error) {
 	case string:
 		var l []any
 		if json.Unmarshal([]byte(t), &l) == nil {
-			return coerceMapList(normalizeValue(l))
+			return coerceMapList(NormalizeValue(l))
 		}
 	}
 	return nil, fmt.Errorf("expected a list of objects, got %s", kindOf(v))

@@ -142,7 +142,7 @@ func (e *estimator) param(name string) int64 {
 		n = ValueSize(v)
 	case p.HasDefault:
 		e.open[name] = true
-		n = e.value(normalizeValue(p.Default))
+		n = e.value(NormalizeValue(p.Default))
 		delete(e.open, name)
 	}
 	e.memo[name] = n
@@ -175,7 +175,7 @@ func (e *estimator) value(v any) int64 {
 		}
 		return n
 	case []string, map[string]string:
-		return e.value(normalizeValue(t))
+		return e.value(NormalizeValue(t))
 	}
 	return ValueSize(v)
 }
@@ -188,7 +188,7 @@ func (e *estimator) ref(r Ref) int64 {
 		}
 		if va, ok := e.vars[r.Name]; ok {
 			// The engine uses variable defaults as written.
-			return ValueSize(normalizeValue(va.Default))
+			return ValueSize(NormalizeValue(va.Default))
 		}
 	}
 	return int64(len(r.Raw))

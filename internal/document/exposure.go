@@ -66,7 +66,7 @@ func SecretExposures(d *Document, sensitive, given []string) []Problem {
 			if _, done := params[p.Name]; done || !p.HasDefault || slices.Contains(given, p.Name) {
 				continue
 			}
-			if from := taintedRef(normalizeValue(p.Default), params, nil); from != "" {
+			if from := taintedRef(NormalizeValue(p.Default), params, nil); from != "" {
 				params[p.Name] = fmt.Sprintf("parameter %q, whose default uses %s", p.Name, from)
 				changed = true
 			}

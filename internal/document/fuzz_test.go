@@ -116,7 +116,7 @@ func FuzzTemplates(f *testing.F) {
 			if err != nil && rerr == nil {
 				t.Fatalf("RefsIn fails (%v) but Resolve does not", err)
 			}
-			if rerr == nil && err == nil && len(refs) == 0 && !equalValues(got, normalizeValue(v)) {
+			if rerr == nil && err == nil && len(refs) == 0 && !equalValues(got, NormalizeValue(v)) {
 				t.Fatalf("text without templates changed: %#v -> %#v", v, got)
 			}
 			for _, typ := range []InputType{TypeString, TypeInteger, TypeBoolean, TypeStringList, TypeStringMap, TypeMapList, TypeStringListMap, TypeJSON} {

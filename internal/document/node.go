@@ -85,7 +85,7 @@ func (n *node) toValue() any {
 // valueToNode is the inverse of toValue, without positions. Validation uses it to
 // decode steps nested in values (aws:loop Steps) with the same decoder.
 func valueToNode(v any) *node {
-	v = normalizeValue(v)
+	v = NormalizeValue(v)
 	switch t := v.(type) {
 	case map[string]any:
 		n := &node{kind: kindObject}

@@ -60,7 +60,7 @@ func ParameterValues(d *Document, given map[string]string, opts ...ValuesOption)
 		text, ok := given[p.Name]
 		if !ok {
 			if p.HasDefault {
-				values[p.Name] = normalizeValue(p.Default)
+				values[p.Name] = NormalizeValue(p.Default)
 			} else {
 				add(p.Name, "parameter %q is required: it has no default and no value was given", p.Name)
 			}
@@ -130,7 +130,7 @@ func parseParameterText(typ, text string, secret bool) (any, error) {
 				}
 				return nil, fmt.Errorf("%sis not a JSON list of strings: %v", q, err)
 			}
-			v, err := coerceStringList(normalizeValue(l))
+			v, err := coerceStringList(NormalizeValue(l))
 			if err != nil && secret {
 				return nil, errors.New("is not a JSON list of strings")
 			}
@@ -150,13 +150,13 @@ func parseParameterText(typ, text string, secret bool) (any, error) {
 		if err := json.Unmarshal([]byte(text), &m); err != nil || m == nil {
 			return nil, fmt.Errorf("%sis not a JSON object", q)
 		}
-		return normalizeValue(m), nil
+		return NormalizeValue(m), nil
 	case "MapList":
 		var l []map[string]any
 		if err := json.Unmarshal([]byte(text), &l); err != nil {
 			return nil, fmt.Errorf("%sis not a JSON list of objects", q)
 		}
-		return normalizeValue(l), nil
+		return NormalizeValue(l), nil
 	}
 	return text, nil
 }

@@ -180,7 +180,7 @@ func walkStrings(v any, path []string, fn func(s string, path []string) error) e
 			}
 		}
 	case []string, map[string]string:
-		return walkStrings(normalizeValue(t), path, fn)
+		return walkStrings(NormalizeValue(t), path, fn)
 	}
 	return nil
 }
@@ -340,7 +340,7 @@ func (r *resolver) value(v any) (any, error) {
 		}
 		return out, nil
 	case []string, map[string]string:
-		return r.value(normalizeValue(t))
+		return r.value(NormalizeValue(t))
 	}
 	if err := r.charge(sizeWithin(v, r.limit-r.used), Ref{}); err != nil {
 		return nil, err
@@ -356,7 +356,7 @@ func (r *resolver) lookup(ref Ref) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", quoteIfLong(ref.Raw), err)
 	}
-	return normalizeValue(val), nil
+	return NormalizeValue(val), nil
 }
 
 // lookupSized looks ref up and charges the size of its value, which becomes

@@ -203,7 +203,7 @@ type indexedStep struct {
 // loopSteps decodes the steps nested in an aws:loop. Shape errors go to c when
 // it is not nil.
 func (v *validator) loopSteps(s *Step, c *stepCtx) []indexedStep {
-	list, ok := normalizeValue(s.Inputs["Steps"]).([]any)
+	list, ok := NormalizeValue(s.Inputs["Steps"]).([]any)
 	if !ok {
 		return nil
 	}
@@ -283,7 +283,7 @@ func (v *validator) parameters() {
 		if !p.HasDefault || p.Default == nil {
 			continue
 		}
-		def := normalizeValue(p.Default)
+		def := NormalizeValue(p.Default)
 		v.templates(def, sub("default"), refContext{where: "a parameter default", ssm: true, self: p.Name}, v.docReporter())
 		if !typeOK || containsTemplate(def) {
 			continue // the value is only known at run time
@@ -336,7 +336,7 @@ func (v *validator) variables() {
 		if !va.HasDefault || va.Default == nil {
 			continue
 		}
-		def := normalizeValue(va.Default)
+		def := NormalizeValue(va.Default)
 		v.templates(def, append(path, "default"), refContext{where: "a variable default", self: va.Name}, v.docReporter())
 		if typeOK && !containsTemplate(def) {
 			errs, warns := checkParameterValue(Parameter{Name: va.Name, Type: va.Type}, def)

@@ -148,7 +148,7 @@ var branchOperators = []string{
 func (v *validator) branch(c *stepCtx) {
 	in := c.step.Inputs
 	if raw, ok := in["Choices"]; ok && raw != nil {
-		switch t := normalizeValue(raw).(type) {
+		switch t := NormalizeValue(raw).(type) {
 		case []any:
 			if len(t) == 0 {
 				c.problem([]string{"inputs", "Choices"}, "Choices is empty: give at least one choice")
@@ -321,7 +321,7 @@ func (v *validator) updateVariable(c *stepCtx) {
 // the loop's place, so they may use each other's outputs and the loop's.
 func (v *validator) loop(c *stepCtx) {
 	in := c.step.Inputs
-	switch t := normalizeValue(in["Steps"]).(type) {
+	switch t := NormalizeValue(in["Steps"]).(type) {
 	case nil:
 	case []any:
 		if len(t) == 0 {

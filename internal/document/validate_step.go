@@ -164,7 +164,7 @@ func (v *validator) inputs(c *stepCtx, spec ActionSpec) {
 		known[i] = in.Name
 	}
 	for _, name := range sortedKeys(s.Inputs) {
-		val := normalizeValue(s.Inputs[name])
+		val := NormalizeValue(s.Inputs[name])
 		in, ok := spec.Input(name)
 		if !ok {
 			if !spec.OpenInputs {

@@ -9,10 +9,13 @@ import (
 	"strconv"
 )
 
-// normalizeValue converts Go values that callers may hand in (int, []string,
-// map[string]string, json.Number, ...) to the model's value set: string, bool,
-// int64, float64, []any, map[string]any and nil. Unknown kinds become nil.
-func normalizeValue(v any) any {
+// NormalizeValue returns a deep copy of v in the model's value set: string,
+// bool, int64, float64, []any, map[string]any and nil. It is the one way to
+// turn what JSON or YAML decoding, an SDK response or a caller hands in (int,
+// []string, map[string]string, json.Number, pointers, ...) into values that
+// templates, coercion and rendering work with; a whole float64 becomes int64.
+// Unknown kinds become nil.
+func NormalizeValue(v any) any {
 	switch t := v.(type) {
 	case nil, string, bool, int64:
 		return t
@@ -52,13 +55,13 @@ func normalizeValue(v any) any {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = normalizeValue(e)
+			out[i] = NormalizeValue(e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = normalizeValue(e)
+			out[k] = NormalizeValue(e)
 		}
 		return out
 	case []string:
@@ -79,7 +82,7 @@ func normalizeValue(v any) any {
 	case reflect.Slice, reflect.Array:
 		out := make([]any, rv.Len())
 		for i := range out {
-			out[i] = normalizeValue(rv.Index(i).Interface())
+			out[i] = NormalizeValue(rv.Index(i).Interface())
 		}
 		return out
 	case reflect.Map:
@@ -89,14 +92,14 @@ func normalizeValue(v any) any {
 		out := make(map[string]any, rv.Len())
 		iter := rv.MapRange()
 		for iter.Next() {
-			out[iter.Key().String()] = normalizeValue(iter.Value().Interface())
+			out[iter.Key().String()] = NormalizeValue(iter.Value().Interface())
 		}
 		return out
 	case reflect.Pointer:
 		if rv.IsNil() {
 			return nil
 		}
-		return normalizeValue(rv.Elem().Interface())
+		return NormalizeValue(rv.Elem().Interface())
 	case reflect.String:
 		return rv.String()
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 )
 
 // cleanupFunc and sweepFunc are variables so tests can watch the context they get.
@@ -172,7 +173,7 @@ func (r *runner) fillLedger(res *Result) {
 		if im.Deleted {
 			continue
 		}
-		res.Images = append(res.Images, ImageRecord{Region: im.Region, ImageID: im.ID, SnapshotIDs: im.Snapshots})
+		res.Images = append(res.Images, im)
 	}
 }
 
@@ -191,7 +192,7 @@ func put(f map[string]any, k string, ids []string) {
 	}
 }
 
-func failureIDs(failures []actions.CleanupFailure) []string {
+func failureIDs(failures []ami.Failure) []string {
 	var ids []string
 	for _, f := range failures {
 		ids = append(ids, f.ID)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -188,7 +189,7 @@ func TestRunCleanup(t *testing.T) {
 		keep         bool
 		wantErr      string
 		wantRemovals []string
-		wantImages   []ImageRecord
+		wantImages   []ami.Record
 		wantFailed   bool
 		// wantCleaned is what the cleanup event reports as deregistered.
 		wantCleaned []string
@@ -197,7 +198,7 @@ func TestRunCleanup(t *testing.T) {
 			name:         "success keeps the image and terminates the builder",
 			last:         outputs(nil),
 			wantRemovals: []string{"TerminateInstances i-1"},
-			wantImages:   []ImageRecord{{Region: "eu-west-1", ImageID: "ami-1", SnapshotIDs: []string{"snap-1"}}},
+			wantImages:   []ami.Record{{Region: "eu-west-1", ID: "ami-1", Snapshots: []string{"snap-1"}}},
 		},
 		{
 			name:         "failure deregisters the image and deletes its snapshots",
@@ -219,7 +220,7 @@ func TestRunCleanup(t *testing.T) {
 		{
 			name: "an image the run deleted itself is not touched again",
 			last: func(ctx context.Context, env *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
-				if err := DeleteImage(ctx, env.Clients, "", "ami-1", true); err != nil {
+				if err := ami.Delete(ctx, env.Clients, "", "ami-1", true); err != nil {
 					return actions.Result{}, err
 				}
 				env.Ledger.ImageDeleted("ami-1")
@@ -326,67 +327,6 @@ func TestRunLeftovers(t *testing.T) {
 			}
 			if !reflect.DeepEqual(res.Leftovers, []string{"i-1"}) {
 				t.Errorf("Leftovers = %v", res.Leftovers)
-			}
-		})
-	}
-}
-
-func TestDescribeImage(t *testing.T) {
-	f := newFakeEC2()
-	f.bake("ami-1", "snap-1")
-	f.images["ami-gone"] = ec2types.Image{ImageId: aws.String("ami-gone"), State: ec2types.ImageStateDeregistered}
-	f.images["ami-bad"] = ec2types.Image{ImageId: aws.String("ami-bad"), State: ec2types.ImageStateFailed}
-	c := fakeClients(f)
-	tests := []struct {
-		id        string
-		wantState ec2types.ImageState
-		notFound  bool
-	}{
-		{"ami-1", ec2types.ImageStateAvailable, false},
-		{"ami-bad", ec2types.ImageStateFailed, false},
-		{"ami-gone", "", true},
-		{"ami-never", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			img, err := DescribeImage(context.Background(), c, tt.id)
-			if tt.notFound {
-				if !errors.Is(err, ErrImageNotFound) || img != nil {
-					t.Fatalf("DescribeImage = %v, %v; want ErrImageNotFound", img, err)
-				}
-				return
-			}
-			if err != nil || aws.ToString(img.ImageId) != tt.id || img.State != tt.wantState {
-				t.Fatalf("DescribeImage = %+v, %v", img, err)
-			}
-		})
-	}
-}
-
-func TestDeleteImage(t *testing.T) {
-	tests := []struct {
-		name          string
-		id            string
-		snapshots     bool
-		wantRemovals  []string
-		wantSnapsLeft int
-	}{
-		{"with snapshots", "ami-1", true, []string{"DeregisterImage ami-1", "DeleteSnapshot snap-1"}, 0},
-		{"without snapshots", "ami-1", false, []string{"DeregisterImage ami-1"}, 1},
-		{"already gone", "ami-never", true, []string{"DeregisterImage ami-never"}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeEC2()
-			f.bake("ami-1", "snap-1")
-			if err := DeleteImage(context.Background(), fakeClients(f), "eu-west-1", tt.id, tt.snapshots); err != nil {
-				t.Fatalf("DeleteImage: %v", err)
-			}
-			if got := f.removals(); !reflect.DeepEqual(got, tt.wantRemovals) {
-				t.Errorf("removals %v, want %v", got, tt.wantRemovals)
-			}
-			if len(f.snapshots) != tt.wantSnapsLeft {
-				t.Errorf("snapshots left %v, want %d", f.snapshots, tt.wantSnapsLeft)
 			}
 		})
 	}

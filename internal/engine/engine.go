@@ -1,7 +1,8 @@
 // Package engine runs an SSM Automation document (schemaVersion 0.3) locally: the
 // step loop with jumps, retries and timeouts, template resolution, progress events,
 // and the ledger-driven cleanup that leaves nothing behind when a run ends. It knows
-// nothing of Terraform; AWS calls are made only by the actions it dispatches to.
+// nothing of Terraform; AWS calls are made only by the actions it dispatches to
+// and, for the images it made, by package ami.
 package engine
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -121,7 +123,7 @@ type Result struct {
 	// Images are the images the run created that still exist after cleanup: on
 	// success the product and its copies; on failure only those cleanup could not
 	// remove (they are in Leftovers too).
-	Images []ImageRecord
+	Images []ami.Record
 	// Leftovers are ids that cleanup should have removed and could not.
 	Leftovers []string
 	// Secrets are the values to hide wherever the caller shows what the run
@@ -140,13 +142,6 @@ type Result struct {
 type KeptInstance struct {
 	ID    string
 	State string // as last described; "" when it could not be read
-}
-
-// ImageRecord is an image the run created.
-type ImageRecord struct {
-	Region      string
-	ImageID     string
-	SnapshotIDs []string
 }
 
 // StepResult is the outcome of one step execution.

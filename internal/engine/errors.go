@@ -8,6 +8,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -55,7 +56,7 @@ func (e *ParameterError) Error() string {
 // attention by hand (they carry the amibake:execution-id tag).
 type CleanupError struct {
 	Leftovers []string // ids
-	Failures  []actions.CleanupFailure
+	Failures  []ami.Failure
 	Err       error
 }
 

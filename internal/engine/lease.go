@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"errors"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 )
 
 // renewLeaseFunc is a variable so that tests can count renewals.
@@ -179,11 +181,15 @@ func (r *runner) checkImageAlive(ctx context.Context) error {
 	if id == "" {
 		return nil
 	}
-	img, err := actions.DescribeImage(ctx, r.o.Clients, id)
+	img, err := ami.FindByID(ctx, r.o.Clients, id)
+	var nf *ami.NotFoundError
+	if errors.As(err, &nf) && nf.Image != nil {
+		img, err = nf.Image, nil // AWS still lists it, deregistered: judged by its state below
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return err
-	case err != nil && !IsNotFound(err):
+	case err != nil && !ami.IsNotFound(err):
 		return fmt.Errorf("checking the baked image %s: %w", id, err)
 	case err != nil:
 		return fmt.Errorf("the baked image %s no longer exists when the bake ends: it was deregistered outside this bake, so there is no image to record", id)

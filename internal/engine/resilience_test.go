@@ -107,7 +107,7 @@ func TestRunDiscardsImagesOfFailedAttempts(t *testing.T) {
 	if _, ok := f.images["ami-2"]; !ok {
 		t.Fatal("the product was removed")
 	}
-	if len(res.Images) != 1 || res.Images[0].ImageID != "ami-2" {
+	if len(res.Images) != 1 || res.Images[0].ID != "ami-2" {
 		t.Errorf("Images = %+v, want only the product", res.Images)
 	}
 }
@@ -145,7 +145,7 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	if _, ok := f.images["ami-lost"]; ok {
 		t.Error("ami-lost survived")
 	}
-	if len(res.Images) != 1 || res.Images[0].ImageID != "ami-1" {
+	if len(res.Images) != 1 || res.Images[0].ID != "ami-1" {
 		t.Errorf("Images = %+v, want only the product ami-1", res.Images)
 	}
 

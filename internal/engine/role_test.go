@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
@@ -138,19 +136,4 @@ func TestRunAsDocumentRole(t *testing.T) {
 			t.Error("steps did not run with Options.Clients")
 		}
 	})
-}
-
-func TestCheckImageOwner(t *testing.T) {
-	img := &ec2types.Image{ImageId: aws.String("ami-1"), OwnerId: aws.String("801119661308")}
-	err := CheckImageOwner(img, "123456789012")
-	var fe *ForeignImageError
-	if !errors.As(err, &fe) || fe.Owner != "801119661308" || fe.Account != "123456789012" {
-		t.Fatalf("got %v", err)
-	}
-	if err := CheckImageOwner(img, "801119661308"); err != nil {
-		t.Errorf("own image refused: %v", err)
-	}
-	if err := CheckImageOwner(img, ""); err != nil {
-		t.Errorf("unknown account refused: %v", err)
-	}
 }

@@ -200,7 +200,7 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 		before := r.imageIDs()
 		// Each attempt gets its own copy: an action that edits its inputs must not
 		// change what the next attempt sees.
-		res, status, err := r.attempt(ctx, action, step, normalise(in).(map[string]any))
+		res, status, err := r.attempt(ctx, action, step, document.NormalizeValue(in).(map[string]any))
 		// Before anything reports the attempt: its error may quote them.
 		r.addSecret(res.Secrets...)
 		if status != StatusSuccess {
@@ -214,7 +214,7 @@ func (r *runner) attempts(ctx context.Context, step *document.Step, sr *StepResu
 		}
 		if status == StatusSuccess {
 			if res.Outputs != nil {
-				res.Outputs = normalise(res.Outputs).(map[string]any)
+				res.Outputs = document.NormalizeValue(res.Outputs).(map[string]any)
 			}
 			return stepOutcome{status: status, result: res}
 		}
@@ -275,62 +275,6 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("the action panicked: %v", e.Value) }
-
-// normalise returns a deep copy of v in the JSON-like values templates work with
-// (string, bool, int64, float64, []any, map[string]any), so that []string output
-// by one action splices into the list input of the next.
-func normalise(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = normalise(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = normalise(e)
-		}
-		return l
-	case []string:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = e
-		}
-		return l
-	case map[string]string:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = e
-		}
-		return m
-	case []map[string]string:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = normalise(e)
-		}
-		return l
-	case []map[string]any:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = normalise(e)
-		}
-		return l
-	case int:
-		return int64(t)
-	case int32:
-		return int64(t)
-	case float32:
-		return float64(t)
-	case *string:
-		if t == nil {
-			return nil
-		}
-		return *t
-	}
-	return v
-}
 
 // imageIDs is the set of images the ledger holds.
 func (r *runner) imageIDs() map[string]bool {

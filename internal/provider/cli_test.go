@@ -24,6 +24,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
 
@@ -393,7 +394,7 @@ func testCLICrashRecovery(t *testing.T, pluginDir string) {
 		t.Fatalf("the killed bake should have left its builder and its image, found instances %v and %d images", deadInstances, len(deadImages))
 	}
 	deadImage := aws.ToString(deadImages[0].ImageId)
-	deadSnapshots := engine.ImageSnapshots(&deadImages[0])
+	deadSnapshots := ami.Snapshots(deadImages[0])
 	if tagMap(deadImages[0].Tags)[engine.TagBakeKey] == "" {
 		t.Fatalf("the image carries no bake key: %v", tagMap(deadImages[0].Tags))
 	}
@@ -460,7 +461,7 @@ func snapshotOf(t *testing.T, imageID string) string {
 	if img == nil {
 		return ""
 	}
-	if s := engine.ImageSnapshots(img); len(s) > 0 {
+	if s := ami.Snapshots(*img); len(s) > 0 {
 		return s[0]
 	}
 	return ""

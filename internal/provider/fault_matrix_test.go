@@ -16,6 +16,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx/faults"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
@@ -438,7 +439,7 @@ func trackedIDs(c *ec2.Client, rec bakeRecord) map[string]bool {
 	for _, id := range ids {
 		tracked[id] = true
 		if img := describeImageWith(c, id); img != nil {
-			for _, s := range engine.ImageSnapshots(img) {
+			for _, s := range ami.Snapshots(*img) {
 				tracked[s] = true
 			}
 		}

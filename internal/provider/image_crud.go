@@ -2,14 +2,9 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -18,14 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/amibake/terraform-provider-amibake/internal/awsx"
-	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
-)
-
-var (
-	engineCanRun    = engine.CanRun
-	engineSupported = engine.Supported
 )
 
 func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -122,7 +111,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	m.BakeKey = types.StringValue(key)
 	resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
 	if !m.Tags.IsNull() && len(m.Tags.Elements()) > 0 {
-		if err := engine.TagImage(ctx, clients, imageID, stringMap(m.Tags), nil); err != nil {
+		if err := ami.UpdateTags(ctx, clients, imageID, stringMap(m.Tags), nil); err != nil {
 			resp.Diagnostics.AddWarning("Cannot Tag Image", err.Error())
 		}
 	}
@@ -135,164 +124,6 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// keptText names the builders a bake left in place, with their state.
-func keptText(kept []engine.KeptInstance) string {
-	lines := make([]string, len(kept))
-	for i, k := range kept {
-		st := k.State
-		if st == "" {
-			st = "state unknown"
-		}
-		lines[i] = fmt.Sprintf("  %s (%s)", k.ID, st)
-	}
-	return "keep_builder_instances is true, so these builder instances were left in place:\n" + strings.Join(lines, "\n") +
-		"\nThey are recorded in kept_instance_ids, never removed by a later bake, and terminated when this resource is destroyed."
-}
-
-// bakeRecord is what Create keeps in state after a run: the product and its
-// copies, or, when the bake failed, the images cleanup could not remove, so that
-// destroy or the next apply removes them.
-type bakeRecord struct {
-	imageID string
-	// copies maps the region of each further image to its id; a second image
-	// in the same region is keyed "region/id".
-	copies map[string]string
-	// snapshots are known only after a failure: those of the kept images,
-	// which Delete cannot learn from an image already deregistered.
-	snapshots []string
-	err       error // non-nil when the bake failed
-}
-
-// keptText tells the user what a failed bake left in state.
-func (rec bakeRecord) keptText() string {
-	ids := []string{rec.imageID}
-	for _, id := range rec.copies {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids[1:])
-	var b strings.Builder
-	fmt.Fprintf(&b, "The failed bake left images that cleanup could not remove: %s", strings.Join(ids, ", "))
-	if len(rec.snapshots) > 0 {
-		fmt.Fprintf(&b, " (snapshots %s)", strings.Join(rec.snapshots, ", "))
-	}
-	b.WriteString(". They are recorded in state, and the resource is tainted, so that terraform destroy or the next apply removes them.")
-	return b.String()
-}
-
-func recordBake(res *engine.Result, runErr error, outputName string) bakeRecord {
-	rec := bakeRecord{err: runErr, copies: map[string]string{}, snapshots: []string{}}
-	if res == nil {
-		return rec
-	}
-	if rec.err == nil {
-		if v, ok := res.Outputs[outputName]; ok {
-			rec.imageID = scalarString(v)
-		}
-		if rec.imageID == "" {
-			rec.err = fmt.Errorf("the bake succeeded but its image output %s is empty; check image_output", outputName)
-		}
-	}
-	if rec.err != nil {
-		rec.imageID = ""
-		if len(res.Images) > 0 {
-			rec.imageID = res.Images[0].ImageID
-		}
-	}
-	for _, img := range res.Images {
-		if rec.err != nil {
-			for _, s := range img.SnapshotIDs {
-				if !slices.Contains(rec.snapshots, s) {
-					rec.snapshots = append(rec.snapshots, s)
-				}
-			}
-		}
-		if img.ImageID == rec.imageID {
-			continue
-		}
-		key := img.Region
-		if _, taken := rec.copies[key]; taken {
-			key = img.Region + "/" + img.ImageID
-		}
-		rec.copies[key] = img.ImageID
-	}
-	return rec
-}
-
-// continuedFailures is the warning for steps that failed and that the recipe
-// let the bake go on past (onFailure Continue or step:X); "" when none did.
-func continuedFailures(res *engine.Result, secrets *engine.Redactor) (summary, detail string) {
-	if res == nil {
-		return "", ""
-	}
-	var lines []string
-	for _, s := range res.Steps {
-		switch s.Status {
-		case engine.StatusSuccess, engine.StatusSkipped:
-			continue
-		}
-		verb := map[string]string{engine.StatusTimedOut: "timed out", engine.StatusCancelled: "was cancelled"}[s.Status]
-		if verb == "" {
-			verb = "failed"
-		}
-		lines = append(lines, fmt.Sprintf("  step %s (%s) %s: %s", document.QuoteValue(s.Name), s.Action, verb, firstLine(secrets.Redact(s.Message))))
-	}
-	if len(lines) == 0 {
-		return "", ""
-	}
-	return "Bake Continued Past Failed Steps",
-		"The image was baked, but these steps failed and the recipe let the bake go on (on_failure):\n" +
-			strings.Join(lines, "\n") + "\nCheck that the image is what you want; `steps` in state has the details."
-}
-
-// fillFromResult copies what a run produced into the model.
-func (r *imageResource) fillFromResult(ctx context.Context, m *imageResourceModel, region, account string, res *engine.Result, rec bakeRecord, secrets *engine.Redactor) diag.Diagnostics {
-	var diags diag.Diagnostics
-	m.ExecutionID = types.StringValue(res.ExecutionID)
-	m.Region = types.StringValue(region)
-	m.AccountID = types.StringValue(account)
-	if m.BakeKey.IsUnknown() {
-		m.BakeKey = types.StringNull()
-	}
-
-	outs := map[string]string{}
-	for k, v := range res.Outputs {
-		outs[k] = secrets.Redact(scalarString(v))
-	}
-	var d diag.Diagnostics
-	m.StepOutputs, d = types.MapValueFrom(ctx, types.StringType, outs)
-	diags.Append(d...)
-
-	m.Copies, d = types.MapValueFrom(ctx, types.StringType, rec.copies)
-	diags.Append(d...)
-
-	steps := []attr.Value{}
-	for _, s := range res.Steps {
-		obj, d := types.ObjectValue(stepResultType.AttrTypes, map[string]attr.Value{
-			"name":        types.StringValue(s.Name),
-			"action":      types.StringValue(s.Action),
-			"status":      types.StringValue(s.Status),
-			"attempts":    types.Int64Value(int64(s.Attempts)),
-			"started_at":  types.StringValue(timestamp(s.StartedAt)),
-			"finished_at": types.StringValue(timestamp(s.FinishedAt)),
-			"message":     types.StringValue(secrets.Redact(s.Message)),
-		})
-		diags.Append(d...)
-		steps = append(steps, obj)
-	}
-	m.Steps, d = types.ListValue(stepResultType, steps)
-	diags.Append(d...)
-	kept := []string{}
-	for _, k := range res.Kept {
-		kept = append(kept, k.ID)
-	}
-	m.KeptInstanceIDs, d = types.ListValueFrom(ctx, types.StringType, kept)
-	diags.Append(d...)
-	if m.SnapshotIDs.IsUnknown() {
-		m.SnapshotIDs = types.ListValueMust(types.StringType, []attr.Value{})
-	}
-	return diags
 }
 
 func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -333,59 +164,6 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// leftovers lists what of a resource whose image is gone still exists: its
-// copies, and after a failed bake (leftovers in private state) its snapshots.
-func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, private privateGetter) ([]string, diag.Diagnostics) {
-	clients, diags := r.data.Clients(ctx)
-	if diags.HasError() {
-		return nil, diags
-	}
-	var remains []string
-	for _, id := range stringMap(m.Copies) {
-		img, err := engine.DescribeImage(ctx, clients, id)
-		switch {
-		case engine.IsNotFound(err):
-		case err != nil:
-			diags.AddError("Cannot Read Image Copy", fmt.Sprintf("DescribeImages %s: %s", id, err))
-		case engine.ImageUsable(img):
-			remains = append(remains, "copy "+id)
-		}
-	}
-	var kept []string
-	if !m.KeptInstanceIDs.IsNull() && !m.KeptInstanceIDs.IsUnknown() {
-		diags.Append(m.KeptInstanceIDs.ElementsAs(ctx, &kept, false)...)
-	}
-	if len(kept) > 0 {
-		alive, err := engine.InstancesNotTerminated(ctx, clients, kept)
-		if err != nil {
-			diags.AddError("Cannot Read Kept Builders", fmt.Sprintf("DescribeInstances %v: %s", kept, err))
-		}
-		for _, id := range alive {
-			remains = append(remains, "kept builder "+id)
-		}
-	}
-	// The snapshots in state are the bake's own: after a failed bake (kept
-	// in state) or when the image was deregistered outside Terraform, which
-	// leaves them behind. Destroy removes them, unless told to keep them.
-	failedBake := false
-	if b, _ := private.GetKey(ctx, leftoversKey); string(b) == "true" {
-		failedBake = true
-	}
-	if failedBake || m.DeleteSnapshotsOnDestroy.IsNull() || m.DeleteSnapshotsOnDestroy.ValueBool() {
-		var snapshots []string
-		diags.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
-		live, err := engine.SnapshotsExisting(ctx, clients, snapshots)
-		if err != nil {
-			diags.AddError("Cannot Read Snapshots", fmt.Sprintf("DescribeSnapshots %v: %s", snapshots, err))
-		}
-		for _, s := range live {
-			remains = append(remains, "snapshot "+s)
-		}
-	}
-	sort.Strings(remains)
-	return remains, diags
-}
-
 // refresh reads the image from AWS into the model: state, snapshots, managed tags
 // and the defaults that an import leaves null.
 func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afterCreate bool) (gone bool, diags diag.Diagnostics) {
@@ -401,30 +179,30 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if id == "" {
 		return true, diags // a failed bake that kept only its builders
 	}
-	img, err := engine.DescribeImage(ctx, clients, id)
+	img, err := ami.FindByID(ctx, clients, id)
 	if err != nil {
-		if engine.IsNotFound(err) {
+		if ami.IsNotFound(err) {
 			return true, diags
 		}
 		diags.AddError("Cannot Read Image", fmt.Sprintf("DescribeImages %s: %s", id, err))
 		return false, diags
 	}
-	if img == nil || !engine.ImageUsable(img) {
+	if img == nil || !ami.Usable(img) {
 		return true, diags
 	}
-	if d := foreignImage(engine.CheckImageOwner(img, clients.AccountID), "read"); d.HasError() {
+	if d := foreignImage(ami.CheckOwner(img, clients.AccountID), "read"); d.HasError() {
 		diags.Append(d...)
 		return false, diags
 	}
 	m.ID = types.StringValue(id)
 	m.ImageID = types.StringValue(id)
-	snaps := engine.ImageSnapshots(img)
+	snaps := ami.Snapshots(*img)
 	if snaps == nil {
 		snaps = []string{}
 	}
 	m.SnapshotIDs, d = types.ListValueFrom(ctx, types.StringType, snaps)
 	diags.Append(d...)
-	tags := engine.ImageTags(img)
+	tags := ami.TagMap(img)
 	if m.Region.IsNull() || m.Region.IsUnknown() {
 		m.Region = types.StringValue(clients.Region)
 	}
@@ -495,7 +273,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			}
 		}
 		sort.Strings(remove)
-		if err := engine.TagImage(ctx, clients, state.ImageID.ValueString(), want, remove); err != nil {
+		if err := ami.UpdateTags(ctx, clients, state.ImageID.ValueString(), want, remove); err != nil {
 			resp.Diagnostics.AddError("Cannot Update Image Tags", err.Error())
 			return
 		}
@@ -565,103 +343,6 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 }
 
-// terminateKept terminates the builders the bake kept (keep_builder_instances).
-func (r *imageResource) terminateKept(ctx context.Context, m imageResourceModel) diag.Diagnostics {
-	var diags diag.Diagnostics
-	var ids []string
-	if !m.KeptInstanceIDs.IsNull() && !m.KeptInstanceIDs.IsUnknown() {
-		diags.Append(m.KeptInstanceIDs.ElementsAs(ctx, &ids, false)...)
-	}
-	if len(ids) == 0 || diags.HasError() {
-		return diags
-	}
-	clients, d := r.data.Clients(ctx)
-	diags.Append(d...)
-	if diags.HasError() {
-		return diags
-	}
-	refused, err := engine.TerminateKeptBuilders(ctx, clients, m.ExecutionID.ValueString(), ids)
-	if len(refused) > 0 {
-		diags.AddWarning("Kept Builders Not Terminated",
-			fmt.Sprintf("These instances are listed in kept_instance_ids but were not launched by bake %s, so they were left alone: %s",
-				m.ExecutionID.ValueString(), strings.Join(refused, ", ")))
-	}
-	if err != nil {
-		diags.AddError("Cannot Terminate Kept Builders",
-			err.Error()+"\nThe resource stays in state so that the next destroy tries again.")
-	}
-	return diags
-}
-
-// destroyImages deregisters an image and its copies and, when asked, deletes
-// their snapshots: those the images list, and the known ones (snapshots in
-// state), which an image already deregistered no longer lists. It returns one
-// line for each image or snapshot it could not remove, and for each snapshot
-// it left because another registered image is built on it.
-func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID string, copies map[string]string, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
-	type target struct{ region, id string }
-	targets := []target{{region, imageID}}
-	keys := make([]string, 0, len(copies))
-	for k := range copies {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		r, _, _ := strings.Cut(k, "/")
-		targets = append(targets, target{r, copies[k]})
-	}
-	for _, t := range targets {
-		if t.id == "" {
-			continue
-		}
-		used, err := engine.SplitSnapshotsInUse(engine.DeleteImage(ctx, clients, t.region, t.id, deleteSnapshots))
-		inUse = append(inUse, used...)
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s): %s", t.id, t.region, err))
-		}
-	}
-	if deleteSnapshots && len(snapshots) > 0 && len(failed) == 0 {
-		used, err := engine.SplitSnapshotsInUse(engine.DeleteSnapshots(ctx, clients, region, snapshots))
-		for _, u := range used {
-			if !slices.Contains(inUse, u) {
-				inUse = append(inUse, u)
-			}
-		}
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("snapshots (%s): %s", region, err))
-		}
-	}
-	return failed, inUse
-}
-
-// bakeKey is a deterministic hash of what defines a bake: recipe, parameter
-// values and triggers. Sensitive parameters count by name only: the key is
-// put on a tag anyone may read, and a hash of a secret invites guessing.
-func bakeKey(doc *document.Document, values map[string]string, sensitive []string, triggers types.Map) (string, error) {
-	js, err := doc.CanonicalJSON()
-	if err != nil {
-		return "", err
-	}
-	params := map[string]string{}
-	for k, v := range values {
-		if !slices.Contains(sensitive, k) {
-			params[k] = v
-		}
-	}
-	sensitive = slices.Sorted(slices.Values(sensitive))
-	payload, err := json.Marshal(struct {
-		Doc       string            `json:"doc"`
-		Params    map[string]string `json:"params"`
-		Sensitive []string          `json:"sensitive,omitempty"`
-		Triggers  map[string]string `json:"triggers"`
-	}{string(js), params, sensitive, stringMap(triggers)})
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(payload)
-	return hex.EncodeToString(sum[:16]), nil
-}
-
 func stringMap(m types.Map) map[string]string {
 	out := map[string]string{}
 	for k, v := range m.Elements() {
@@ -680,87 +361,4 @@ func secretValues(m imageResourceModel) []string {
 		}
 	}
 	return out
-}
-
-// scalarString renders an output value: strings as they are, anything else as JSON.
-func scalarString(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case nil:
-		return ""
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func timestamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func bakeErrorDetail(err error, res *engine.Result) string {
-	var b strings.Builder
-	b.WriteString(err.Error())
-	if res != nil && len(res.Steps) > 0 {
-		b.WriteString("\n\nSteps:\n")
-		for _, s := range res.Steps {
-			fmt.Fprintf(&b, "  %-28s %-28s %-9s attempts=%d %s\n", s.Name, s.Action, s.Status, s.Attempts, firstLine(s.Message))
-		}
-	}
-	if res != nil && len(res.Instances) > 0 {
-		fmt.Fprintf(&b, "\nBuilder instances launched: %s", strings.Join(res.Instances, ", "))
-		switch {
-		case len(res.Kept) > 0:
-			kept := make([]string, len(res.Kept))
-			for i, k := range res.Kept {
-				kept[i] = k.ID
-				if k.State != "" {
-					kept[i] += " " + k.State
-				}
-			}
-			fmt.Fprintf(&b, " (kept, as keep_builder_instances asks: %s)", strings.Join(kept, ", "))
-		case !slices.ContainsFunc(res.Instances, func(id string) bool { return slices.Contains(res.Leftovers, id) }):
-			b.WriteString(" (all terminated)")
-		}
-		b.WriteString("\n")
-	}
-	if res != nil && len(res.Leftovers) > 0 {
-		fmt.Fprintf(&b, "Not removed (clean up by hand if a later apply does not): %s\n", strings.Join(res.Leftovers, ", "))
-	}
-	return b.String()
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// logEvent turns an engine progress event into a tflog line.
-func logEvent(ctx context.Context, e engine.Event, secrets *engine.Redactor) {
-	fields := map[string]any{"step": e.Step, "action": e.Action}
-	if e.Attempt > 0 {
-		fields["attempt"] = e.Attempt
-	}
-	if e.Elapsed > 0 {
-		fields["elapsed"] = e.Elapsed.Round(time.Millisecond).String()
-	}
-	for k, v := range e.Fields {
-		fields[k] = secrets.RedactValue(v)
-	}
-	msg := strings.ReplaceAll(e.Kind, "_", " ")
-	if e.Kind == engine.EventLog {
-		if m, ok := e.Fields["message"].(string); ok {
-			msg = secrets.Redact(m)
-		}
-	}
-	if e.Kind == engine.EventAttemptFailed {
-		tflog.Warn(ctx, msg, fields)
-		return
-	}
-	tflog.Info(ctx, msg, fields)
 }

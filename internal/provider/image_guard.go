@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
@@ -45,7 +46,7 @@ func explainRunError(ctx context.Context, err error) error {
 // foreignImage reports an image of another account: amibake_image neither
 // adopts nor destroys one, whatever state says.
 func foreignImage(err error, doing string) (diags diag.Diagnostics) {
-	var fe *engine.ForeignImageError
+	var fe *ami.ForeignError
 	if !errors.As(err, &fe) {
 		return diags
 	}
@@ -64,14 +65,14 @@ func checkDestroyable(ctx context.Context, clients *awsx.Clients, imageID string
 	if imageID == "" {
 		return diags
 	}
-	img, err := engine.DescribeImage(ctx, clients, imageID)
+	img, err := ami.FindByID(ctx, clients, imageID)
 	switch {
-	case engine.IsNotFound(err):
+	case ami.IsNotFound(err):
 		return diags
 	case err != nil:
 		diags.AddError("Cannot Read Image", fmt.Sprintf("DescribeImages %s, to check its owner before destroying it: %s\n\n"+
 			"The resource stays in state; run terraform destroy again.", imageID, err))
 		return diags
 	}
-	return foreignImage(engine.CheckImageOwner(img, clients.AccountID), "destroy")
+	return foreignImage(ami.CheckOwner(img, clients.AccountID), "destroy")
 }

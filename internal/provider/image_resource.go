@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
 
 var (
@@ -430,7 +431,7 @@ func buildImageRecipe(m imageResourceModel) (*document.Document, bool, diag.Diag
 func checkRunnable(doc *document.Document, hcl bool) diag.Diagnostics {
 	var diags diag.Diagnostics
 	for i, s := range doc.MainSteps {
-		if engineCanRun(s.Action) {
+		if engine.CanRun(s.Action) {
 			continue
 		}
 		at := path.Root("document")
@@ -440,7 +441,7 @@ func checkRunnable(doc *document.Document, hcl bool) diag.Diagnostics {
 		diags.AddAttributeError(at, "Action Not Supported by amibake_image",
 			fmt.Sprintf("step %s uses %s, which is valid SSM but which amibake_image cannot run locally yet. "+
 				"Actions it runs: %s. The document itself is fine for amibake_document and for SSM.",
-				document.QuoteValue(s.Name), document.QuoteValue(s.Action), strings.Join(engineSupported(), ", ")))
+				document.QuoteValue(s.Name), document.QuoteValue(s.Action), strings.Join(engine.Supported(), ", ")))
 	}
 	return diags
 }

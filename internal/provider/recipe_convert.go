@@ -288,27 +288,7 @@ func decodeJSON(text string) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	return normaliseNumbers(v), nil
-}
-
-func normaliseNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i := range t {
-			t[i] = normaliseNumbers(t[i])
-		}
-	case map[string]any:
-		for k := range t {
-			t[k] = normaliseNumbers(t[k])
-		}
-	}
-	return v
+	return document.NormalizeValue(v), nil
 }
 
 // problemPath maps a document problem to the HCL attribute path it is about.

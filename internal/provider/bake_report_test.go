@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 )
 
 func TestRecordBake(t *testing.T) {
-	img := func(region, id string, snaps ...string) engine.ImageRecord {
-		return engine.ImageRecord{Region: region, ImageID: id, SnapshotIDs: snaps}
+	img := func(region, id string, snaps ...string) ami.Record {
+		return ami.Record{Region: region, ID: id, Snapshots: snaps}
 	}
 	tests := []struct {
 		name          string
@@ -25,7 +26,7 @@ func TestRecordBake(t *testing.T) {
 		{
 			name: "success: the output is the image, the rest are copies",
 			res: &engine.Result{Outputs: map[string]any{"image.ImageId": "ami-1"},
-				Images: []engine.ImageRecord{img("us-east-1", "ami-1", "snap-1"), img("us-east-1", "ami-2", "snap-2"), img("eu-west-1", "ami-3")}},
+				Images: []ami.Record{img("us-east-1", "ami-1", "snap-1"), img("us-east-1", "ami-2", "snap-2"), img("eu-west-1", "ami-3")}},
 			wantImage:     "ami-1",
 			wantCopies:    map[string]string{"us-east-1": "ami-2", "eu-west-1": "ami-3"},
 			wantSnapshots: []string{},
@@ -33,7 +34,7 @@ func TestRecordBake(t *testing.T) {
 		{
 			name: "two copies in one region are both kept",
 			res: &engine.Result{Outputs: map[string]any{"image.ImageId": "ami-1"},
-				Images: []engine.ImageRecord{img("us-east-1", "ami-1"), img("us-east-1", "ami-2"), img("us-east-1", "ami-3")}},
+				Images: []ami.Record{img("us-east-1", "ami-1"), img("us-east-1", "ami-2"), img("us-east-1", "ami-3")}},
 			wantImage:     "ami-1",
 			wantCopies:    map[string]string{"us-east-1": "ami-2", "us-east-1/ami-3": "ami-3"},
 			wantSnapshots: []string{},
@@ -41,7 +42,7 @@ func TestRecordBake(t *testing.T) {
 		{
 			name: "failure keeps every image cleanup left, with the snapshots",
 			res: &engine.Result{Outputs: map[string]any{},
-				Images: []engine.ImageRecord{img("us-east-1", "ami-1", "snap-1"), img("us-east-1", "ami-2", "snap-2", "snap-1")}},
+				Images: []ami.Record{img("us-east-1", "ami-1", "snap-1"), img("us-east-1", "ami-2", "snap-2", "snap-1")}},
 			err:           errors.New(`step "tag" (aws:createTags) failed`),
 			wantImage:     "ami-1",
 			wantCopies:    map[string]string{"us-east-1": "ami-2"},
@@ -59,7 +60,7 @@ func TestRecordBake(t *testing.T) {
 		{
 			name: "a success without the image output is a failure",
 			res: &engine.Result{Outputs: map[string]any{"image.ImageId": ""},
-				Images: []engine.ImageRecord{img("us-east-1", "ami-9", "snap-9")}},
+				Images: []ami.Record{img("us-east-1", "ami-9", "snap-9")}},
 			wantImage:     "ami-9",
 			wantCopies:    map[string]string{},
 			wantSnapshots: []string{"snap-9"},
