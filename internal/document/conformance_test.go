@@ -173,12 +173,12 @@ func semantic(d *Document) Document {
 	vars := make([]Variable, len(d.Variables))
 	for i, va := range d.Variables {
 		va.Pos = Pos{}
-		va.Default = normalizeValue(va.Default)
+		va.Default = NormalizeValue(va.Default)
 		vars[i] = va
 	}
 	slices.SortStableFunc(vars, func(a, b Variable) int { return strings.Compare(a.Name, b.Name) })
 	c.Variables = vars
-	c.Files = normalizeValue(d.Files).(map[string]any)
+	c.Files = NormalizeValue(d.Files).(map[string]any)
 	return normalizeModel(c)
 }
 
