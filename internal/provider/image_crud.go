@@ -299,11 +299,14 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	defer recoverPanic(ctx, "amibake_image read", &resp.Diagnostics)
 	ctx, cancel := withLimit(ctx, "refresh", readTimeout)
 	defer cancel()
+	// Only what refresh reads and changes is got and set: the recipe is left
+	// as it is in state, unconverted.
 	var m imageResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	resp.Diagnostics.Append(getRefreshed(ctx, req.State, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	before := m
 	gone, diags := r.refresh(ctx, &m, false)
 	resp.Diagnostics.Append(diags...)
 	if gone {
@@ -319,7 +322,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 				fmt.Sprintf("Image %s no longer exists, but %s of this resource still exist; the next apply replaces the resource "+
 					"and removes them.", m.ImageID.ValueString(), strings.Join(remains, ", ")))
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, imageGoneKey, []byte("true"))...)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
 			return
 		}
 		tflog.Warn(ctx, "image no longer exists; removing it from state so the next apply bakes it again",
@@ -330,7 +333,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
 }
 
 // leftovers lists what of a resource whose image is gone still exists: its

@@ -227,6 +227,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["snapshot_ids"] = schema.ListAttribute{
 		ElementType: types.StringType, Computed: true,
 		MarkdownDescription: "EBS snapshots behind the image (refreshed on read).",
+		PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 	}
 	attrs["steps"] = schema.ListNestedAttribute{
 		Computed:            true,
