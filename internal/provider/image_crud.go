@@ -37,7 +37,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	createTimeout, diags := m.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	doc, _, diags := buildImageRecipe(m)
+	doc, _, diags := buildImageRecipe(ctx, m)
 	resp.Diagnostics.Append(diags...)
 	values, _ := parameterValues(ctx, m, &resp.Diagnostics)
 	if doc != nil {

@@ -57,13 +57,9 @@ type imageResource struct {
 }
 
 type imageResourceModel struct {
+	recipeModel
 	ID                       types.String   `tfsdk:"id"`
 	Document                 types.String   `tfsdk:"document"`
-	Description              types.String   `tfsdk:"description"`
-	AssumeRole               types.String   `tfsdk:"assume_role"`
-	Outputs                  types.List     `tfsdk:"outputs"`
-	Parameter                types.List     `tfsdk:"parameter"`
-	Step                     types.List     `tfsdk:"step"`
 	Parameters               types.Map      `tfsdk:"parameters"`
 	SensitiveParameters      types.Map      `tfsdk:"sensitive_parameters"`
 	ImageOutput              types.String   `tfsdk:"image_output"`
@@ -83,10 +79,6 @@ type imageResourceModel struct {
 	Steps                    types.List     `tfsdk:"steps"`
 	Copies                   types.Map      `tfsdk:"copies"`
 	KeptInstanceIDs          types.List     `tfsdk:"kept_instance_ids"`
-}
-
-func (m imageResourceModel) recipe() recipeHCL {
-	return recipeHCL{Description: m.Description, AssumeRole: m.AssumeRole, Outputs: m.Outputs, Parameter: m.Parameter, Step: m.Step}
 }
 
 var stepResultType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -280,7 +272,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	doc, unknown, diags := buildImageRecipe(m)
+	doc, unknown, diags := buildImageRecipe(ctx, m)
 	resp.Diagnostics.Append(diags...)
 	if unknown || doc == nil || resp.Diagnostics.HasError() {
 		return
@@ -408,8 +400,8 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 }
 
 // buildImageRecipe reads the recipe from `document` or the inline HCL blocks.
-func buildImageRecipe(m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
-	return buildRecipe("document", m.Document, m.recipe(), true)
+func buildImageRecipe(ctx context.Context, m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
+	return buildRecipe(ctx, "document", m.Document, m.recipeModel, true)
 }
 
 // checkRunnable refuses, at plan time, actions the local engine cannot run.

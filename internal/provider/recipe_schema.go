@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -17,12 +18,12 @@ import (
 )
 
 // The HCL form of a recipe is shared by amibake_document and amibake_image: both
-// call recipeAttributes and recipeBlocks, and read the result with recipeFromConfig.
+// call recipeAttributes and recipeBlocks, and read the result as a recipeModel.
+// The action blocks of a step are made from the action catalogue
+// (document.Actions): one block per action that has a block name, one
+// attribute per input.
 
-var (
-	stepNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	parameterTypes  = []string{"String", "StringList", "Integer", "Boolean", "StringMap", "MapList"}
-)
+var stepNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // recipeAttributes are the top-level recipe attributes besides the blocks.
 func recipeAttributes() map[string]schema.Attribute {
@@ -59,8 +60,8 @@ func recipeBlocks() map[string]schema.Block {
 					},
 					"type": schema.StringAttribute{
 						Required:            true,
-						MarkdownDescription: "One of `" + strings.Join(parameterTypes, "`, `") + "`.",
-						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
+						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
 					},
 					"description": schema.StringAttribute{Optional: true, MarkdownDescription: "What the parameter is for."},
 					"default": schema.StringAttribute{
@@ -97,8 +98,8 @@ func stepObject() schema.NestedBlockObject {
 					"selector": schema.StringAttribute{Required: true, MarkdownDescription: "JSONPath selector, e.g. `$.Images[0].State`."},
 					"type": schema.StringAttribute{
 						Required:            true,
-						MarkdownDescription: "One of `String`, `Integer`, `Boolean`, `StringList`, `StringMap`, `MapList`.",
-						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
+						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
 					},
 				},
 			},
@@ -154,7 +155,7 @@ func stepObject() schema.NestedBlockObject {
 }
 
 // blockActions are the catalogue's actions that have an HCL block, sorted by block name.
-func blockActions() []document.ActionSpec {
+var blockActions = sync.OnceValue(func() []document.ActionSpec {
 	var out []document.ActionSpec
 	for _, a := range document.Actions() {
 		if a.Block != "" {
@@ -163,7 +164,16 @@ func blockActions() []document.ActionSpec {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Block < out[j].Block })
 	return out
-}
+})
+
+// blockActionsByBlock are blockActions keyed by block name.
+var blockActionsByBlock = sync.OnceValue(func() map[string]document.ActionSpec {
+	m := map[string]document.ActionSpec{}
+	for _, a := range blockActions() {
+		m[a.Block] = a
+	}
+	return m
+})
 
 func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	attrs := map[string]schema.Attribute{}
