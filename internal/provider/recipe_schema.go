@@ -49,7 +49,7 @@ func recipeAttributes() map[string]schema.Attribute {
 // recipeBlocks are the repeated `parameter` and ordered `step` blocks.
 func recipeBlocks() map[string]schema.Block {
 	return map[string]schema.Block{
-		"parameter": schema.ListNestedBlock{
+		"parameter": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "A document parameter. Values are given by `amibake_image.parameters` and referenced as `{{ name }}`.",
 			NestedObject: schema.NestedBlockObject{
 				Attributes: map[string]schema.Attribute{
@@ -79,18 +79,32 @@ func recipeBlocks() map[string]schema.Block {
 					"max_chars":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum string length."},
 				},
 			},
-		},
-		"step": schema.ListNestedBlock{
+		}),
+		"step": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "An ordered step of the recipe. Exactly one action block (`run_instances`, `run_command`, ...) " +
 				"or, for actions without a block, `action` with JSON `inputs`.",
 			NestedObject: stepObject(),
-		},
+		}),
 	}
+}
+
+// withFixedTypes gives a list block, and its element, their types once and for
+// all (as CustomType: the very types the framework would derive).
+// terraform-plugin-framework otherwise derives a block's type from its
+// attributes each time it asks, and it asks for every null value whenever it
+// converts a state, a plan or a config: with a dozen action blocks of up to
+// 25 attributes in each step, every refresh of an image with inline steps
+// spent milliseconds building the same types again.
+func withFixedTypes(b schema.ListNestedBlock) schema.ListNestedBlock {
+	elem := b.NestedObject.Type()
+	b.NestedObject.CustomType = elem
+	b.CustomType = types.ListType{ElemType: elem}
+	return b
 }
 
 func stepObject() schema.NestedBlockObject {
 	blocks := map[string]schema.Block{
-		"output": schema.ListNestedBlock{
+		"output": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "A user-defined output selected from the action's response by JSONPath (executeAwsApi and similar).",
 			NestedObject: schema.NestedBlockObject{
 				Attributes: map[string]schema.Attribute{
@@ -103,7 +117,7 @@ func stepObject() schema.NestedBlockObject {
 					},
 				},
 			},
-		},
+		}),
 	}
 	for _, spec := range blockActions() {
 		blocks[spec.Block] = actionBlock(spec)
@@ -196,7 +210,9 @@ func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 		}
 		desc += " Outputs: " + strings.Join(names, ", ") + "."
 	}
-	return schema.SingleNestedBlock{MarkdownDescription: desc, Attributes: attrs}
+	b := schema.SingleNestedBlock{MarkdownDescription: desc, Attributes: attrs}
+	b.CustomType = b.Type().(types.ObjectType) // see withFixedTypes
+	return b
 }
 
 func inputAttribute(in document.InputSpec) schema.Attribute {
