@@ -35,8 +35,9 @@ const refreshImages = 100
 // and of 100 resources of a minimal framework provider (testdata/minimal: one
 // string attribute, a Read that only reads its state) built here from the same
 // framework version, in the same run with the same CLI; it reports the median
-// ratio to the minimal provider. 100 terraform_data (no provider process at
-// all) are timed too, for information. The images are made in the emulator
+// ratio to the minimal provider, of wall time and of CPU time (Terraform's and
+// the provider's, steadier than wall time on a busy machine). 100
+// terraform_data (no provider process at all) are timed too, for information. The images are made in the emulator
 // directly and adopted with import blocks, which takes seconds where baking
 // them would take minutes.
 //
@@ -116,10 +117,12 @@ func TestBenchRefresh(t *testing.T) {
 			c := &configs[(rep+k)%len(configs)]
 			proxy.reset()
 			start := time.Now()
-			if out, err := terraform(tf, c.dir, env, "plan", "-refresh-only", "-input=false", "-no-color", "-lock=false"); err != nil {
+			cmd := terraformCmd(tf, c.dir, env, "plan", "-refresh-only", "-input=false", "-no-color", "-lock=false")
+			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s: terraform plan -refresh-only: %v\n%s", c.name, err, out)
 			}
 			c.times = append(c.times, time.Since(start))
+			c.cpu = append(c.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 			c.calls = proxy.snapshot()
 		}
 	}
@@ -129,19 +132,26 @@ func TestBenchRefresh(t *testing.T) {
 type refreshConfig struct {
 	name, body, dir string
 	times           []time.Duration
-	calls           map[string]int // API calls of the last refresh, by action
+	// cpu is the CPU time of each refresh, Terraform's and the provider's
+	// (a child that Terraform waits for): on a busy machine it varies less
+	// than the wall time.
+	cpu   []time.Duration
+	calls map[string]int // API calls of the last refresh, by action
 }
 
 func reportRefresh(out io.Writer, cs []refreshConfig, reps int) {
 	base := cs[0]
 	fmt.Fprintf(out, "\n== refresh: terraform plan -refresh-only against moto_server, %d runs each, interleaved\n", reps)
-	fmt.Fprintf(out, "%-36s %10s %16s   %s\n", "", "median", "/ minimal_value", "API calls per refresh")
+	fmt.Fprintf(out, "%-36s %10s %16s %10s %16s   %s\n", "", "median", "/ minimal_value", "CPU", "/ minimal_value", "API calls per refresh")
 	ratios := make([][]float64, len(cs))
 	for i, c := range cs {
+		var cpuRatios []float64
 		for r := range c.times {
 			ratios[i] = append(ratios[i], c.times[r].Seconds()/base.times[r].Seconds())
+			cpuRatios = append(cpuRatios, c.cpu[r].Seconds()/base.cpu[r].Seconds())
 		}
-		fmt.Fprintf(out, "%-36s %9.2fs %16.2f   %s\n", c.name, medianDur(c.times).Seconds(), median(ratios[i]), callsText(c.calls))
+		fmt.Fprintf(out, "%-36s %9.2fs %16.2f %9.2fs %16.2f   %s\n", c.name, medianDur(c.times).Seconds(), median(ratios[i]),
+			medianDur(c.cpu).Seconds(), median(cpuRatios), callsText(c.calls))
 	}
 	inline, doc := median(ratios[1]), median(ratios[2])
 	// One image against no provider process at all: starting and configuring the provider.
@@ -181,10 +191,14 @@ func medianDur(ds []time.Duration) time.Duration {
 }
 
 func terraform(bin, dir string, env []string, args ...string) ([]byte, error) {
+	return terraformCmd(bin, dir, env, args...).CombinedOutput()
+}
+
+func terraformCmd(bin, dir string, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	return cmd.CombinedOutput()
+	return cmd
 }
 
 func writeFile(t *testing.T, path, body string) {
