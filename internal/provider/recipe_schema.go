@@ -189,6 +189,53 @@ var blockActionsByBlock = sync.OnceValue(func() map[string]document.ActionSpec {
 	return m
 })
 
+// makesImage reports whether an action makes the image a bake is for: its
+// catalogue entry has an ImageId output (aws:createImage, aws:copyImage).
+func makesImage(spec document.ActionSpec) bool {
+	_, ok := spec.Output("ImageId")
+	return ok
+}
+
+// imageActionBlocks are the blocks of the actions that make an image.
+func imageActionBlocks() []string {
+	var out []string
+	for _, spec := range blockActions() {
+		if makesImage(spec) {
+			out = append(out, spec.Block)
+		}
+	}
+	return out
+}
+
+// readableInputsText lists, for the schema's descriptions, the action
+// attributes whose values others can read once the step has run
+// (InputSpec.ReadableBy): "`image_name` and `image_description` of
+// `copy_image`; ...".
+func readableInputsText() string {
+	var parts []string
+	for _, spec := range blockActions() {
+		var names []string
+		for _, in := range spec.Inputs {
+			if in.ReadableBy != "" {
+				names = append(names, document.SnakeCase(in.Name))
+			}
+		}
+		if len(names) > 0 {
+			parts = append(parts, strings.Join(quoted(names), " and ")+" of `"+spec.Block+"`")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// quoted wraps each name in backticks.
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "`" + n + "`"
+	}
+	return out
+}
+
 func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	attrs := map[string]schema.Attribute{}
 	for _, in := range spec.Inputs {
