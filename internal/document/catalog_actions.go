@@ -302,17 +302,6 @@ var catalog = []ActionSpec{
 		Exclusive:    [][]string{{"Iterators", "LoopCondition"}},
 	},
 	{
-		Name:        "aws:noteDummy",
-		Block:       "note_dummy",
-		Description: "Echoes a message (scratch action).",
-		Inputs: []InputSpec{
-			req("Message", TypeString, "The message."),
-		},
-		Outputs: []OutputSpec{
-			out("Echo", "String", "The message."),
-		},
-	},
-	{
 		Name:        "aws:pause",
 		Description: "Pauses the automation until it is resumed.",
 	},
