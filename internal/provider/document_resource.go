@@ -126,16 +126,9 @@ func (r *documentResource) Create(ctx context.Context, req resource.CreateReques
 	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
 }
 
-func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	defer recoverPanic(ctx, "amibake_document read", &resp.Diagnostics)
-	// A document lives only in state: nothing in AWS can drift.
-	var m documentResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
+// Read keeps the state as it is: a document lives only in state, so nothing in
+// AWS can drift, and the response starts as a copy of the state.
+func (r *documentResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
 
 func (r *documentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer recoverPanic(ctx, "amibake_document update", &resp.Diagnostics)
