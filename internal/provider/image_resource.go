@@ -299,6 +299,8 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			}
 			resp.Diagnostics.AddAttributeError(at, "Invalid Parameter Value", p.Error())
 		}
+		// The expansion bounds need valid values; where the secrets would go does not.
+		resp.Diagnostics.Append(secretExposures(doc, m)...)
 		return
 	}
 	// With the values given, parameters and step inputs must stay within the
