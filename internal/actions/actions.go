@@ -51,22 +51,19 @@ type Action interface {
 	Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error)
 }
 
-// registry is the one table of runnable actions: adding an action is one file
-// and one line here.
-var registry = map[string]Action{
-	"aws:runInstances":               runInstances{},
-	"aws:runCommand":                 runCommand{},
-	"aws:changeInstanceState":        changeInstanceState{},
-	"aws:createImage":                createImage{},
-	"aws:createTags":                 createTags{},
-	"aws:invokeLambdaFunction":       invokeLambdaFunction{},
-	"aws:sleep":                      sleep{},
-	"aws:copyImage":                  copyImage{},
-	"aws:deleteImage":                deleteImage{},
-	"aws:branch":                     branch{},
-	"aws:executeAwsApi":              executeAwsAPI{},
-	"aws:waitForAwsResourceProperty": waitForAwsResourceProperty{},
-	"aws:assertAwsResourceProperty":  assertAwsResourceProperty{},
+// registry holds the runnable actions, by SSM action name. Each action's file
+// registers it (register, from init), so that adding an action is its file
+// and its entry in the catalogue (document.Actions), whose HCL block the
+// provider then offers; TestRegistryMatchesCatalog keeps the two in step.
+var registry = map[string]Action{}
+
+// register makes an action runnable under its SSM name. It is called from
+// the action's file; a name registered twice is a programming error.
+func register(name string, a Action) {
+	if _, dup := registry[name]; dup {
+		panic("actions: " + name + " registered twice")
+	}
+	registry[name] = a
 }
 
 // Lookup returns the runnable action for an SSM action name ("aws:runInstances").

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -44,18 +45,34 @@ func run(t *testing.T, w *world, action string, in map[string]any, outs ...docum
 	return a.Run(ctx, w.env, &document.Step{Name: "s1", Action: action, Outputs: outs}, coerced)
 }
 
-func TestRegistry(t *testing.T) {
-	want := []string{
-		"aws:assertAwsResourceProperty", "aws:branch", "aws:changeInstanceState", "aws:copyImage",
-		"aws:createImage", "aws:createTags", "aws:deleteImage", "aws:executeAwsApi",
-		"aws:invokeLambdaFunction", "aws:runCommand", "aws:runInstances", "aws:sleep",
-		"aws:waitForAwsResourceProperty",
+// TestRegistryMatchesCatalog ties the runnable actions to the catalogue: an
+// action with an HCL block must be runnable (amibake_image offers the block),
+// and a runnable action must have a catalogue entry with a block (validation,
+// rendering and the HCL schema come from it).
+func TestRegistryMatchesCatalog(t *testing.T) {
+	withBlock := map[string]bool{}
+	for _, spec := range document.Actions() {
+		if spec.Block == "" {
+			continue
+		}
+		withBlock[spec.Name] = true
+		if _, ok := Lookup(spec.Name); !ok {
+			t.Errorf("%s has the HCL block %s in the catalogue, but no runnable action is registered for it "+
+				"(add internal/actions/%s.go, which registers it)", spec.Name, spec.Block, spec.Block)
+		}
 	}
-	if got := Supported(); !reflect.DeepEqual(got, want) {
-		t.Errorf("Supported() = %v", got)
+	for _, name := range Supported() {
+		if _, ok := document.LookupAction(name); !ok {
+			t.Errorf("%s is registered but not in the catalogue (internal/document/catalog_actions.go)", name)
+		} else if !withBlock[name] {
+			t.Errorf("%s is registered but has no HCL block in the catalogue (set its Block)", name)
+		}
 	}
-	if _, ok := Lookup("aws:approve"); ok {
-		t.Error("aws:approve should not be runnable")
+	if len(withBlock) == 0 || len(Supported()) != len(withBlock) {
+		t.Errorf("%d actions registered, %d with a block in the catalogue", len(Supported()), len(withBlock))
+	}
+	if !sort.StringsAreSorted(Supported()) {
+		t.Errorf("Supported() is not sorted: %v", Supported())
 	}
 }
 

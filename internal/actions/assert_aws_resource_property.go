@@ -12,6 +12,8 @@ import (
 // step fails unless the selected property has a desired value.
 type assertAwsResourceProperty struct{}
 
+func init() { register("aws:assertAwsResourceProperty", assertAwsResourceProperty{}) }
+
 func (assertAwsResourceProperty) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	sel, desired, err := propertyInputs(in)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 // Default.
 type branch struct{}
 
+func init() { register("aws:branch", branch{}) }
+
 func (branch) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	choices, ok := in["Choices"].([]any)
 	if !ok || len(choices) == 0 {

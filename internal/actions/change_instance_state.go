@@ -18,6 +18,8 @@ import (
 // then wait for the state (or only wait, with CheckStateOnly).
 type changeInstanceState struct{}
 
+func init() { register("aws:changeInstanceState", changeInstanceState{}) }
+
 func (changeInstanceState) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	ids := strList(in, "InstanceIds")
 	if len(ids) == 0 {

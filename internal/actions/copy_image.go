@@ -16,6 +16,8 @@ import (
 // region (CopyImage is called in the destination region), record it, wait.
 type copyImage struct{}
 
+func init() { register("aws:copyImage", copyImage{}) }
+
 func (copyImage) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	var input ec2.CopyImageInput
 	var err error

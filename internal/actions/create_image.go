@@ -19,6 +19,8 @@ import (
 // available, then tag and record the snapshots.
 type createImage struct{}
 
+func init() { register("aws:createImage", createImage{}) }
+
 func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	instance, err := required(in, "InstanceId")
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 // maintenance windows and parameters through Systems Manager.
 type createTags struct{}
 
+func init() { register("aws:createTags", createTags{}) }
+
 func (createTags) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	ids := strList(in, "ResourceIds")
 	if len(ids) == 0 {

@@ -11,6 +11,8 @@ import (
 // snapshots; an image already gone is fine.
 type deleteImage struct{}
 
+func init() { register("aws:deleteImage", deleteImage{}) }
+
 func (deleteImage) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	id, err := required(in, "ImageId")
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 // by name; outputs are picked from the response by the step's selectors.
 type executeAwsAPI struct{}
 
+func init() { register("aws:executeAwsApi", executeAwsAPI{}) }
+
 func (executeAwsAPI) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	resp, secrets, err := callAPI(ctx, env, in)
 	if err != nil {

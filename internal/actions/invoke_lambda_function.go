@@ -17,6 +17,8 @@ import (
 // function ran and raised) fails the step with the function's payload.
 type invokeLambdaFunction struct{}
 
+func init() { register("aws:invokeLambdaFunction", invokeLambdaFunction{}) }
+
 func (invokeLambdaFunction) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	fn, err := required(in, "FunctionName")
 	if err != nil {

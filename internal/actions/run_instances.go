@@ -16,6 +16,8 @@ import (
 // runInstances is aws:runInstances: launch, record at once, wait until running.
 type runInstances struct{}
 
+func init() { register("aws:runInstances", runInstances{}) }
+
 // defaultInstanceType is SSM's documented default for aws:runInstances.
 const defaultInstanceType = "m1.small"
 

@@ -14,6 +14,8 @@ import (
 // sleep is aws:sleep: for an ISO 8601 Duration or until a Timestamp.
 type sleep struct{}
 
+func init() { register("aws:sleep", sleep{}) }
+
 // maxSleep is SSM's limit for aws:sleep.
 const maxSleep = 7 * 24 * time.Hour
 

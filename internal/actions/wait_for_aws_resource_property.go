@@ -15,6 +15,8 @@ import (
 // the shared poll schedule until the selected property has a desired value.
 type waitForAwsResourceProperty struct{}
 
+func init() { register("aws:waitForAwsResourceProperty", waitForAwsResourceProperty{}) }
+
 func (waitForAwsResourceProperty) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	sel, desired, err := propertyInputs(in)
 	if err != nil {

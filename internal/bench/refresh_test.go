@@ -31,10 +31,15 @@ import (
 const refreshImages = 100
 
 // TestBenchRefresh times `terraform plan -refresh-only` of 100 amibake_image
-// resources against moto_server, and of 100 terraform_data resources (no
-// provider process, no API) in the same run, and reports the median ratio.
-// The images are made in the emulator directly and adopted with import blocks,
-// which takes seconds where baking them would take minutes.
+// resources against moto_server, with the recipe inline and as a document,
+// and of 100 resources of a minimal framework provider (testdata/minimal: one
+// string attribute, a Read that only reads its state) built here from the same
+// framework version, in the same run with the same CLI; it reports the median
+// ratio to the minimal provider, of wall time and of CPU time (Terraform's and
+// the provider's, steadier than wall time on a busy machine). 100
+// terraform_data (no provider process at all) are timed too, for information. The images are made in the emulator
+// directly and adopted with import blocks, which takes seconds where baking
+// them would take minutes.
 //
 // Needs AMIBAKE_BENCH=1, AMIBAKE_BENCH_TERRAFORM (the CLI) and moto_server on
 // PATH; AMIBAKE_BENCH_PROVIDER_DIR may hold a provider built with go build,
@@ -62,6 +67,12 @@ func TestBenchRefresh(t *testing.T) {
 		}
 	}
 	providerDir, _ = filepath.Abs(providerDir)
+	minimalDir := filepath.Join(work, "minimal")
+	build := exec.Command("go", "build", "-o", filepath.Join(minimalDir, "terraform-provider-minimal"), "./internal/bench/testdata/minimal")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the minimal provider: %v\n%s", err, out)
+	}
 
 	moto := acctest.StartMoto(t)
 	proxy := newCountingProxy(t, moto.Endpoint())
@@ -71,10 +82,11 @@ func TestBenchRefresh(t *testing.T) {
 	writeFile(t, cliConfig, fmt.Sprintf(`provider_installation {
   dev_overrides {
     "registry.terraform.io/amibake/amibake" = %q
+    "registry.terraform.io/amibake/minimal" = %q
   }
   direct {}
 }
-`, providerDir))
+`, providerDir, minimalDir))
 	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_LOG=")
 	for k, v := range moto.Env() {
 		if k == "AWS_ENDPOINT_URL" {
@@ -83,11 +95,13 @@ func TestBenchRefresh(t *testing.T) {
 		env = append(env, k+"="+v)
 	}
 
+	// The order is the one reportRefresh reads: the minimal provider first.
 	configs := []refreshConfig{
-		{name: fmt.Sprintf("%d terraform_data", refreshImages), body: terraformData(refreshImages)},
+		{name: fmt.Sprintf("%d minimal_value", refreshImages), body: minimalConfig(refreshImages)},
 		{name: fmt.Sprintf("%d amibake_image, inline steps", refreshImages), body: imageConfig(images, false)},
 		{name: fmt.Sprintf("%d amibake_image, document", refreshImages), body: imageConfig(images, true)},
 		{name: "1 amibake_image, inline steps", body: imageConfig(images[:1], false)},
+		{name: fmt.Sprintf("%d terraform_data", refreshImages), body: terraformData(refreshImages)},
 	}
 	for i := range configs {
 		c := &configs[i]
@@ -103,10 +117,12 @@ func TestBenchRefresh(t *testing.T) {
 			c := &configs[(rep+k)%len(configs)]
 			proxy.reset()
 			start := time.Now()
-			if out, err := terraform(tf, c.dir, env, "plan", "-refresh-only", "-input=false", "-no-color", "-lock=false"); err != nil {
+			cmd := terraformCmd(tf, c.dir, env, "plan", "-refresh-only", "-input=false", "-no-color", "-lock=false")
+			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s: terraform plan -refresh-only: %v\n%s", c.name, err, out)
 			}
 			c.times = append(c.times, time.Since(start))
+			c.cpu = append(c.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 			c.calls = proxy.snapshot()
 		}
 	}
@@ -116,25 +132,35 @@ func TestBenchRefresh(t *testing.T) {
 type refreshConfig struct {
 	name, body, dir string
 	times           []time.Duration
-	calls           map[string]int // API calls of the last refresh, by action
+	// cpu is the CPU time of each refresh, Terraform's and the provider's
+	// (a child that Terraform waits for): on a busy machine it varies less
+	// than the wall time.
+	cpu   []time.Duration
+	calls map[string]int // API calls of the last refresh, by action
 }
 
 func reportRefresh(out io.Writer, cs []refreshConfig, reps int) {
 	base := cs[0]
 	fmt.Fprintf(out, "\n== refresh: terraform plan -refresh-only against moto_server, %d runs each, interleaved\n", reps)
-	fmt.Fprintf(out, "%-36s %10s %16s   %s\n", "", "median", "/ terraform_data", "API calls per refresh")
+	fmt.Fprintf(out, "%-36s %10s %16s %10s %16s   %s\n", "", "median", "/ minimal_value", "CPU", "/ minimal_value", "API calls per refresh")
 	ratios := make([][]float64, len(cs))
 	for i, c := range cs {
+		var cpuRatios []float64
 		for r := range c.times {
 			ratios[i] = append(ratios[i], c.times[r].Seconds()/base.times[r].Seconds())
+			cpuRatios = append(cpuRatios, c.cpu[r].Seconds()/base.cpu[r].Seconds())
 		}
-		fmt.Fprintf(out, "%-36s %9.2fs %16.2f   %s\n", c.name, medianDur(c.times).Seconds(), median(ratios[i]), callsText(c.calls))
+		fmt.Fprintf(out, "%-36s %9.2fs %16.2f %9.2fs %16.2f   %s\n", c.name, medianDur(c.times).Seconds(), median(ratios[i]),
+			medianDur(c.cpu).Seconds(), median(cpuRatios), callsText(c.calls))
 	}
-	fixed := medianDur(cs[3].times) - medianDur(base.times)
+	inline, doc := median(ratios[1]), median(ratios[2])
+	// One image against no provider process at all: starting and configuring the provider.
+	fixed := medianDur(cs[3].times) - medianDur(cs[4].times)
 	perRead := (medianDur(cs[1].times) - medianDur(cs[3].times)) / time.Duration(refreshImages-1)
-	fmt.Fprintf(out, "summary refresh: %d amibake_image take %.2f x the time of %d terraform_data (target <= 1.5: %s); "+
-		"of that, starting and configuring the provider costs %s and each further Read %s; %s for the %d Reads\n",
-		refreshImages, median(ratios[1]), refreshImages, verdict(median(ratios[1]) <= 1.5),
+	fmt.Fprintf(out, "summary refresh: %d amibake_image take %.2f x (inline steps, target <= 1.5: %s) and %.2f x (document, target <= 1.5: %s) "+
+		"the time of %d minimal_value of a minimal framework provider; starting and configuring the provider costs %s "+
+		"and each further Read %s (inline steps); %s for the %d Reads\n",
+		refreshImages, inline, verdict(inline <= 1.5), doc, verdict(doc <= 1.5), refreshImages,
 		fixed.Round(time.Millisecond), perRead.Round(100*time.Microsecond), callsText(cs[1].calls), refreshImages)
 }
 
@@ -165,10 +191,14 @@ func medianDur(ds []time.Duration) time.Duration {
 }
 
 func terraform(bin, dir string, env []string, args ...string) ([]byte, error) {
+	return terraformCmd(bin, dir, env, args...).CombinedOutput()
+}
+
+func terraformCmd(bin, dir string, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	return cmd.CombinedOutput()
+	return cmd
 }
 
 func writeFile(t *testing.T, path, body string) {
@@ -179,6 +209,23 @@ func writeFile(t *testing.T, path, body string) {
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// minimalConfig declares n resources of the minimal provider (testdata/minimal).
+func minimalConfig(n int) string {
+	return fmt.Sprintf(`terraform {
+  required_providers {
+    minimal = {
+      source = "amibake/minimal"
+    }
+  }
+}
+
+resource "minimal_value" "v" {
+  count = %d
+  value = "value-${count.index}"
+}
+`, n)
 }
 
 func terraformData(n int) string {

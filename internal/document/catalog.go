@@ -21,6 +21,10 @@ type InputSpec struct {
 	Required    bool
 	Enum        []string // allowed literal values (templates are always allowed)
 	Description string
+	// ReadableBy, when set, says who can read the input's value once the step
+	// has run (an AMI name, a tag) and what to do instead: a sensitive value
+	// reaching it is refused at plan time (SecretExposures).
+	ReadableBy string
 }
 
 // OutputSpec describes one output an action produces.

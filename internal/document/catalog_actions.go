@@ -23,6 +23,13 @@ func enum(s InputSpec, values ...string) InputSpec {
 	return s
 }
 
+// readable marks an input whose value others can read once the step has run;
+// who says who and what to do instead.
+func readable(s InputSpec, who string) InputSpec {
+	s.ReadableBy = who
+	return s
+}
+
 func out(name, t, desc string) OutputSpec {
 	return OutputSpec{Name: name, Type: t, Description: desc}
 }
@@ -90,8 +97,8 @@ var catalog = []ActionSpec{
 		Inputs: []InputSpec{
 			req("SourceRegion", TypeString, "Region of the source AMI."),
 			req("SourceImageId", TypeString, "ID of the AMI to copy."),
-			req("ImageName", TypeString, "Name of the new AMI."),
-			in("ImageDescription", TypeString, "Description of the new AMI."),
+			readable(req("ImageName", TypeString, "Name of the new AMI."), exposedInImage),
+			readable(in("ImageDescription", TypeString, "Description of the new AMI."), exposedInImage),
 			in("Encrypted", TypeBoolean, "Encrypt the snapshots of the copy."),
 			in("KmsKeyId", TypeString, "ARN of the KMS key used to encrypt the snapshots."),
 			in("ClientToken", TypeString, "Idempotency token."),
@@ -107,8 +114,8 @@ var catalog = []ActionSpec{
 		Description: "Creates an AMI from an instance that is running, stopping or stopped.",
 		Inputs: []InputSpec{
 			req("InstanceId", TypeString, "ID of the instance."),
-			req("ImageName", TypeString, "Name of the image."),
-			in("ImageDescription", TypeString, "Description of the image."),
+			readable(req("ImageName", TypeString, "Name of the image."), exposedInImage),
+			readable(in("ImageDescription", TypeString, "Description of the image."), exposedInImage),
 			in("NoReboot", TypeBoolean, "Do not shut down the instance before creating the image."),
 			in("BlockDeviceMappings", TypeJSON, "Block device mappings of the image."),
 		},
@@ -156,7 +163,7 @@ var catalog = []ActionSpec{
 		Description: "Creates tags on EC2 resources or Systems Manager managed instances.",
 		Inputs: []InputSpec{
 			req("ResourceIds", TypeStringList, "IDs of the resources to tag."),
-			req("Tags", TypeMapList, "Tags to add (Key, Value)."),
+			readable(req("Tags", TypeMapList, "Tags to add (Key, Value)."), exposedInTags),
 			enum(in("ResourceType", TypeString, "Type of the resources (default EC2)."),
 				"EC2", "ManagedInstance", "MaintenanceWindow", "Parameter"),
 		},
@@ -306,9 +313,9 @@ var catalog = []ActionSpec{
 			req("DocumentName", TypeString, "Name or ARN of the Command document."),
 			in("InstanceIds", TypeStringList, "Instances to run on (at most 50)."),
 			in("Targets", TypeJSON, "Key/Values criteria selecting instances."),
-			in("Parameters", TypeStringListMap, "Parameters of the Command document."),
+			readable(in("Parameters", TypeStringListMap, "Parameters of the Command document."), exposedInCommand),
 			in("CloudWatchOutputConfig", TypeJSON, "Send output to CloudWatch Logs."),
-			in("Comment", TypeString, "Information about the command."),
+			readable(in("Comment", TypeString, "Information about the command."), exposedInCommand),
 			in("DocumentHash", TypeString, "Hash of the document."),
 			enum(in("DocumentHashType", TypeString, "Type of the hash."), "Sha256", "Sha1"),
 			in("DocumentVersion", TypeString, "Version of the document."),
@@ -357,7 +364,7 @@ var catalog = []ActionSpec{
 			in("SecurityGroupIds", TypeStringList, "IDs of the security groups."),
 			in("SecurityGroups", TypeStringList, "Names of the security groups."),
 			in("SubnetId", TypeString, "ID of the subnet."),
-			in("TagSpecifications", TypeJSON, "Tags applied at launch."),
+			readable(in("TagSpecifications", TypeJSON, "Tags applied at launch."), exposedInTags),
 			in("UserData", TypeString, "Base64-encoded user data."),
 		},
 		Outputs: []OutputSpec{

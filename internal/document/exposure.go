@@ -7,13 +7,8 @@ import (
 	"strings"
 )
 
-// exposedInput is a step input that others can read once the step has run.
-type exposedInput struct {
-	input string
-	// who says who can read it and what to do instead.
-	who string
-}
-
+// What an input that others can read says about who reads it and what to do
+// instead (InputSpec.ReadableBy, set in the catalogue).
 const (
 	exposedInImage = "AMI names and descriptions can be read by anyone allowed ec2:DescribeImages in the account, " +
 		"and by every account the image is shared with. Keep secrets out of them: name and describe images " +
@@ -27,15 +22,6 @@ const (
 		"the builder's instance profile needs ssm:GetParameter on the parameter (and kms:Decrypt for a customer managed key). " +
 		"Pass the parameter's name, not its value."
 )
-
-// exposedInputs lists, per action, the inputs whose values others can read.
-var exposedInputs = map[string][]exposedInput{
-	"aws:createImage":  {{"ImageName", exposedInImage}, {"ImageDescription", exposedInImage}},
-	"aws:copyImage":    {{"ImageName", exposedInImage}, {"ImageDescription", exposedInImage}},
-	"aws:createTags":   {{"Tags", exposedInTags}},
-	"aws:runInstances": {{"TagSpecifications", exposedInTags}},
-	"aws:runCommand":   {{"Parameters", exposedInCommand}, {"Comment", exposedInCommand}},
-}
 
 // SecretExposures finds, without running anything, the step inputs through
 // which a secret would become readable by others: an AMI name or description
@@ -90,18 +76,19 @@ func SecretExposures(d *Document, sensitive, given []string) []Problem {
 	var problems []Problem
 	for i := range d.MainSteps {
 		s := &d.MainSteps[i]
-		for _, ex := range exposedInputs[s.Action] {
-			v, ok := s.Inputs[ex.input]
-			if !ok {
+		spec, _ := LookupAction(s.Action)
+		for _, in := range spec.Inputs {
+			v, ok := s.Inputs[in.Name]
+			if in.ReadableBy == "" || !ok {
 				continue
 			}
 			from := taintedRef(v, params, outputs)
 			if from == "" {
 				continue
 			}
-			path := []string{"inputs", ex.input}
+			path := []string{"inputs", in.Name}
 			problems = append(problems, Problem{Step: s.Name, StepIndex: i, Path: path, Pos: stepPos(s, path),
-				Message: fmt.Sprintf("would let others read the value of %s. %s", from, ex.who)})
+				Message: fmt.Sprintf("would let others read the value of %s. %s", from, in.ReadableBy)})
 		}
 	}
 	return problems

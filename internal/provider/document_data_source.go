@@ -113,7 +113,7 @@ func (d *documentDataSource) ValidateConfig(ctx context.Context, req datasource.
 	if resp.Diagnostics.HasError() || content.IsNull() || content.IsUnknown() {
 		return
 	}
-	_, _, diags := buildRecipe("content", content, recipeHCL{}, true)
+	_, _, diags := buildRecipe(ctx, "content", content, recipeModel{}, true)
 	resp.Diagnostics.Append(diags...)
 }
 

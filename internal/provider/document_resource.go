@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -35,20 +34,12 @@ type documentResource struct {
 }
 
 type documentResourceModel struct {
+	recipeModel
 	ID            types.String `tfsdk:"id"`
 	Content       types.String `tfsdk:"content"`
-	Description   types.String `tfsdk:"description"`
-	AssumeRole    types.String `tfsdk:"assume_role"`
-	Outputs       types.List   `tfsdk:"outputs"`
-	Parameter     types.List   `tfsdk:"parameter"`
-	Step          types.List   `tfsdk:"step"`
 	ContentSHA256 types.String `tfsdk:"content_sha256"`
 	JSON          types.String `tfsdk:"json"`
 	StepNames     types.List   `tfsdk:"step_names"`
-}
-
-func (m documentResourceModel) recipe() recipeHCL {
-	return recipeHCL{Description: m.Description, AssumeRole: m.AssumeRole, Outputs: m.Outputs, Parameter: m.Parameter, Step: m.Step}
 }
 
 func (r *documentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -108,7 +99,7 @@ func (r *documentResource) ValidateConfig(ctx context.Context, req resource.Vali
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, _, diags := buildRecipe("content", m.Content, m.recipe(), true)
+	_, _, diags := buildRecipe(ctx, "content", m.Content, m.recipeModel, true)
 	resp.Diagnostics.Append(diags...)
 }
 
@@ -122,7 +113,7 @@ func (r *documentResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	doc, unknown, diags := buildRecipe("content", m.Content, m.recipe(), false)
+	doc, unknown, diags := buildRecipe(ctx, "content", m.Content, m.recipeModel, false)
 	if diags.HasError() || unknown {
 		return // errors were reported by ValidateConfig; unknown values stay unknown
 	}
@@ -135,16 +126,9 @@ func (r *documentResource) Create(ctx context.Context, req resource.CreateReques
 	resp.Diagnostics.Append(r.save(ctx, req.Plan, &resp.State)...)
 }
 
-func (r *documentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	defer recoverPanic(ctx, "amibake_document read", &resp.Diagnostics)
-	// A document lives only in state: nothing in AWS can drift.
-	var m documentResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
+// Read keeps the state as it is: a document lives only in state, so nothing in
+// AWS can drift, and the response starts as a copy of the state.
+func (r *documentResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
 
 func (r *documentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer recoverPanic(ctx, "amibake_document update", &resp.Diagnostics)
@@ -179,14 +163,7 @@ func (r *documentResource) ImportState(ctx context.Context, req resource.ImportS
 		resp.Diagnostics.AddError("Cannot Import Document", err.Error())
 		return
 	}
-	m := documentResourceModel{
-		Content:     types.StringValue(text),
-		Description: types.StringNull(),
-		AssumeRole:  types.StringNull(),
-		Outputs:     types.ListNull(types.StringType),
-		Parameter:   types.ListNull(recipeBlockElemType("parameter")),
-		Step:        types.ListNull(recipeBlockElemType("step")),
-	}
+	m := documentResourceModel{recipeModel: nullRecipe(), Content: types.StringValue(text)}
 	resp.Diagnostics.Append(r.render(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -195,7 +172,7 @@ func (r *documentResource) ImportState(ctx context.Context, req resource.ImportS
 }
 
 func (r *documentResource) render(ctx context.Context, m *documentResourceModel) diag.Diagnostics {
-	doc, unknown, diags := buildRecipe("content", m.Content, m.recipe(), true)
+	doc, unknown, diags := buildRecipe(ctx, "content", m.Content, m.recipeModel, true)
 	if diags.HasError() {
 		return diags
 	}
@@ -226,7 +203,7 @@ func setDocumentComputed(ctx context.Context, doc *document.Document, m *documen
 // buildRecipe turns either the document text held by attribute textAttr
 // (`content`, or `document` on amibake_image) or the HCL recipe into a validated
 // document. With validate=false, only conversion errors are reported.
-func buildRecipe(textAttr string, text types.String, hcl recipeHCL, validate bool) (*document.Document, bool, diag.Diagnostics) {
+func buildRecipe(ctx context.Context, textAttr string, text types.String, hcl recipeModel, validate bool) (*document.Document, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if text.IsUnknown() {
 		return nil, true, diags
@@ -254,7 +231,7 @@ func buildRecipe(textAttr string, text types.String, hcl recipeHCL, validate boo
 			"Give the recipe as content (SSM Automation JSON or YAML) or as at least one step block.")
 		return nil, false, diags
 	}
-	doc, unknown, d := hcl.toDocument()
+	doc, unknown, d := hcl.toDocument(ctx)
 	diags.Append(d...)
 	if unknown || diags.HasError() {
 		return doc, unknown, diags
@@ -330,9 +307,4 @@ func importText(id string) (string, error) {
 		return "", fmt.Errorf("%s: %w", document.QuoteValue(p), document.CheckDocumentSize(int(size)))
 	}
 	return string(b), nil
-}
-
-// recipeBlockElemType is the element type of the parameter or step block list.
-func recipeBlockElemType(name string) attr.Type {
-	return recipeBlocks()[name].(schema.ListNestedBlock).NestedObject.Type()
 }

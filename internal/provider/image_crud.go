@@ -26,7 +26,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	createTimeout, diags := m.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	doc, _, diags := buildImageRecipe(m)
+	doc, _, diags := buildImageRecipe(ctx, m)
 	resp.Diagnostics.Append(diags...)
 	values, _ := parameterValues(ctx, m, &resp.Diagnostics)
 	if doc != nil {
@@ -130,11 +130,14 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	defer recoverPanic(ctx, "amibake_image read", &resp.Diagnostics)
 	ctx, cancel := withLimit(ctx, "refresh", readTimeout)
 	defer cancel()
+	// Only what refresh reads and changes is got and set: the recipe is left
+	// as it is in state, unconverted.
 	var m imageResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	resp.Diagnostics.Append(getRefreshed(ctx, req.State, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	before := m
 	gone, diags := r.refresh(ctx, &m, false)
 	resp.Diagnostics.Append(diags...)
 	if gone {
@@ -150,7 +153,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 				fmt.Sprintf("Image %s no longer exists, but %s of this resource still exist; the next apply replaces the resource "+
 					"and removes them.", m.ImageID.ValueString(), strings.Join(remains, ", ")))
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, imageGoneKey, []byte("true"))...)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
 			return
 		}
 		tflog.Warn(ctx, "image no longer exists; removing it from state so the next apply bakes it again",
@@ -161,7 +164,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
 }
 
 // refresh reads the image from AWS into the model: state, snapshots, managed tags

@@ -58,13 +58,9 @@ type imageResource struct {
 }
 
 type imageResourceModel struct {
+	recipeModel
 	ID                       types.String   `tfsdk:"id"`
 	Document                 types.String   `tfsdk:"document"`
-	Description              types.String   `tfsdk:"description"`
-	AssumeRole               types.String   `tfsdk:"assume_role"`
-	Outputs                  types.List     `tfsdk:"outputs"`
-	Parameter                types.List     `tfsdk:"parameter"`
-	Step                     types.List     `tfsdk:"step"`
 	Parameters               types.Map      `tfsdk:"parameters"`
 	SensitiveParameters      types.Map      `tfsdk:"sensitive_parameters"`
 	ImageOutput              types.String   `tfsdk:"image_output"`
@@ -84,10 +80,6 @@ type imageResourceModel struct {
 	Steps                    types.List     `tfsdk:"steps"`
 	Copies                   types.Map      `tfsdk:"copies"`
 	KeptInstanceIDs          types.List     `tfsdk:"kept_instance_ids"`
-}
-
-func (m imageResourceModel) recipe() recipeHCL {
-	return recipeHCL{Description: m.Description, AssumeRole: m.AssumeRole, Outputs: m.Outputs, Parameter: m.Parameter, Step: m.Step}
 }
 
 var stepResultType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -170,17 +162,16 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		MarkdownDescription: "Like `parameters`, for secrets: never logged, tagged or shown in plans. A value that breaks a parameter's " +
 			"rules is reported by the rule alone. Wherever the bake reports what it did (errors, logs, `steps`, `step_outputs`) the values " +
 			"are replaced by `(sensitive value)`, in every encoding they may take there (JSON, quoted, URL, base64, HTML). `bake_key` " +
-			"depends on their names only. A value that would reach a place others can read is an error at plan time: an AMI name or " +
-			"description (`create_image`, `copy_image`), a tag (`create_tags`, the `tag_specifications` of `run_instances`), or a command's " +
-			"`parameters` or `comment` (`run_command`), whether directly or through a parameter default or a step output. " +
-			"For a command, store the secret in SSM Parameter Store as a SecureString and have the command read it on the instance " +
+			"depends on their names only. A value that would reach an input others can read (an AMI name or description, a tag, a command's " +
+			"parameters or comment) is an error at plan time, whether directly or through a parameter default or a step output; those inputs are " +
+			readableInputsText() + ". For a command, store the secret in SSM Parameter Store as a SecureString and have the command read it on the instance " +
 			"(`aws ssm get-parameter --with-decryption`). Like every sensitive attribute, the values are kept in the state.",
 		PlanModifiers: []planmodifier.Map{replaceUnlessImportedMap()},
 	}
 	attrs["image_output"] = schema.StringAttribute{
 		Optional: true,
 		MarkdownDescription: "Which output is the baked image, as `step.Output` (e.g. `createImage.ImageId`). Defaults to the document " +
-			"output that ends in `.ImageId`, else the last `create_image` or `copy_image` step.",
+			"output that ends in `.ImageId`, else the last " + strings.Join(quoted(imageActionBlocks()), " or ") + " step.",
 		PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
 	}
 	attrs["tags"] = schema.MapAttribute{
@@ -228,6 +219,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["snapshot_ids"] = schema.ListAttribute{
 		ElementType: types.StringType, Computed: true,
 		MarkdownDescription: "EBS snapshots behind the image (refreshed on read).",
+		PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 	}
 	attrs["steps"] = schema.ListNestedAttribute{
 		Computed:            true,
@@ -280,7 +272,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	doc, unknown, diags := buildImageRecipe(m)
+	doc, unknown, diags := buildImageRecipe(ctx, m)
 	resp.Diagnostics.Append(diags...)
 	if unknown || doc == nil || resp.Diagnostics.HasError() {
 		return
@@ -423,8 +415,8 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 }
 
 // buildImageRecipe reads the recipe from `document` or the inline HCL blocks.
-func buildImageRecipe(m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
-	return buildRecipe("document", m.Document, m.recipe(), true)
+func buildImageRecipe(ctx context.Context, m imageResourceModel) (*document.Document, bool, diag.Diagnostics) {
+	return buildRecipe(ctx, "document", m.Document, m.recipeModel, true)
 }
 
 // checkRunnable refuses, at plan time, actions the local engine cannot run.
@@ -479,12 +471,12 @@ func imageOutputName(doc *document.Document, configured string) (string, error) 
 	}
 	for i := len(doc.MainSteps) - 1; i >= 0; i-- {
 		s := doc.MainSteps[i]
-		if s.Action == "aws:createImage" || s.Action == "aws:copyImage" {
+		if spec, ok := document.LookupAction(s.Action); ok && makesImage(spec) {
 			return s.Name + ".ImageId", nil
 		}
 	}
-	return "", fmt.Errorf("the recipe has no create_image or copy_image step and no output ending in .ImageId; " +
-		"set image_output to the step output that holds the image id")
+	return "", fmt.Errorf("the recipe has no %s step and no output ending in .ImageId; "+
+		"set image_output to the step output that holds the image id", strings.Join(imageActionBlocks(), " or "))
 }
 
 // parameterValues merges parameters and sensitive_parameters; known=false while any is unknown.

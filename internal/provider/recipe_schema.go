@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -17,12 +18,12 @@ import (
 )
 
 // The HCL form of a recipe is shared by amibake_document and amibake_image: both
-// call recipeAttributes and recipeBlocks, and read the result with recipeFromConfig.
+// call recipeAttributes and recipeBlocks, and read the result as a recipeModel.
+// The action blocks of a step are made from the action catalogue
+// (document.Actions): one block per action that has a block name, one
+// attribute per input.
 
-var (
-	stepNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	parameterTypes  = []string{"String", "StringList", "Integer", "Boolean", "StringMap", "MapList"}
-)
+var stepNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // recipeAttributes are the top-level recipe attributes besides the blocks.
 func recipeAttributes() map[string]schema.Attribute {
@@ -48,7 +49,7 @@ func recipeAttributes() map[string]schema.Attribute {
 // recipeBlocks are the repeated `parameter` and ordered `step` blocks.
 func recipeBlocks() map[string]schema.Block {
 	return map[string]schema.Block{
-		"parameter": schema.ListNestedBlock{
+		"parameter": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "A document parameter. Values are given by `amibake_image.parameters` and referenced as `{{ name }}`.",
 			NestedObject: schema.NestedBlockObject{
 				Attributes: map[string]schema.Attribute{
@@ -59,8 +60,8 @@ func recipeBlocks() map[string]schema.Block {
 					},
 					"type": schema.StringAttribute{
 						Required:            true,
-						MarkdownDescription: "One of `" + strings.Join(parameterTypes, "`, `") + "`.",
-						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
+						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
 					},
 					"description": schema.StringAttribute{Optional: true, MarkdownDescription: "What the parameter is for."},
 					"default": schema.StringAttribute{
@@ -78,18 +79,32 @@ func recipeBlocks() map[string]schema.Block {
 					"max_chars":       schema.Int64Attribute{Optional: true, MarkdownDescription: "Maximum string length."},
 				},
 			},
-		},
-		"step": schema.ListNestedBlock{
+		}),
+		"step": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "An ordered step of the recipe. Exactly one action block (`run_instances`, `run_command`, ...) " +
 				"or, for actions without a block, `action` with JSON `inputs`.",
 			NestedObject: stepObject(),
-		},
+		}),
 	}
+}
+
+// withFixedTypes gives a list block, and its element, their types once and for
+// all (as CustomType: the very types the framework would derive).
+// terraform-plugin-framework otherwise derives a block's type from its
+// attributes each time it asks, and it asks for every null value whenever it
+// converts a state, a plan or a config: with a dozen action blocks of up to
+// 25 attributes in each step, every refresh of an image with inline steps
+// spent milliseconds building the same types again.
+func withFixedTypes(b schema.ListNestedBlock) schema.ListNestedBlock {
+	elem := b.NestedObject.Type()
+	b.NestedObject.CustomType = elem
+	b.CustomType = types.ListType{ElemType: elem}
+	return b
 }
 
 func stepObject() schema.NestedBlockObject {
 	blocks := map[string]schema.Block{
-		"output": schema.ListNestedBlock{
+		"output": withFixedTypes(schema.ListNestedBlock{
 			MarkdownDescription: "A user-defined output selected from the action's response by JSONPath (executeAwsApi and similar).",
 			NestedObject: schema.NestedBlockObject{
 				Attributes: map[string]schema.Attribute{
@@ -97,12 +112,12 @@ func stepObject() schema.NestedBlockObject {
 					"selector": schema.StringAttribute{Required: true, MarkdownDescription: "JSONPath selector, e.g. `$.Images[0].State`."},
 					"type": schema.StringAttribute{
 						Required:            true,
-						MarkdownDescription: "One of `String`, `Integer`, `Boolean`, `StringList`, `StringMap`, `MapList`.",
-						Validators:          []validator.String{stringvalidator.OneOf(parameterTypes...)},
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
+						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
 					},
 				},
 			},
-		},
+		}),
 	}
 	for _, spec := range blockActions() {
 		blocks[spec.Block] = actionBlock(spec)
@@ -152,7 +167,7 @@ func stepObject() schema.NestedBlockObject {
 }
 
 // blockActions are the catalogue's actions that have an HCL block, sorted by block name.
-func blockActions() []document.ActionSpec {
+var blockActions = sync.OnceValue(func() []document.ActionSpec {
 	var out []document.ActionSpec
 	for _, a := range document.Actions() {
 		if a.Block != "" {
@@ -160,6 +175,62 @@ func blockActions() []document.ActionSpec {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Block < out[j].Block })
+	return out
+})
+
+// blockActionsByBlock are blockActions keyed by block name.
+var blockActionsByBlock = sync.OnceValue(func() map[string]document.ActionSpec {
+	m := map[string]document.ActionSpec{}
+	for _, a := range blockActions() {
+		m[a.Block] = a
+	}
+	return m
+})
+
+// makesImage reports whether an action makes the image a bake is for: its
+// catalogue entry has an ImageId output (aws:createImage, aws:copyImage).
+func makesImage(spec document.ActionSpec) bool {
+	_, ok := spec.Output("ImageId")
+	return ok
+}
+
+// imageActionBlocks are the blocks of the actions that make an image.
+func imageActionBlocks() []string {
+	var out []string
+	for _, spec := range blockActions() {
+		if makesImage(spec) {
+			out = append(out, spec.Block)
+		}
+	}
+	return out
+}
+
+// readableInputsText lists, for the schema's descriptions, the action
+// attributes whose values others can read once the step has run
+// (InputSpec.ReadableBy): "`image_name` and `image_description` of
+// `copy_image`; ...".
+func readableInputsText() string {
+	var parts []string
+	for _, spec := range blockActions() {
+		var names []string
+		for _, in := range spec.Inputs {
+			if in.ReadableBy != "" {
+				names = append(names, document.SnakeCase(in.Name))
+			}
+		}
+		if len(names) > 0 {
+			parts = append(parts, strings.Join(quoted(names), " and ")+" of `"+spec.Block+"`")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// quoted wraps each name in backticks.
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "`" + n + "`"
+	}
 	return out
 }
 
@@ -184,7 +255,9 @@ func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 		}
 		desc += " Outputs: " + strings.Join(names, ", ") + "."
 	}
-	return schema.SingleNestedBlock{MarkdownDescription: desc, Attributes: attrs}
+	b := schema.SingleNestedBlock{MarkdownDescription: desc, Attributes: attrs}
+	b.CustomType = b.Type().(types.ObjectType) // see withFixedTypes
+	return b
 }
 
 func inputAttribute(in document.InputSpec) schema.Attribute {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
@@ -51,24 +50,27 @@ func (v exactlyOneActionValidator) MarkdownDescription(ctx context.Context) stri
 	return v.Description(ctx)
 }
 
-func (exactlyOneActionValidator) ValidateObject(_ context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+func (exactlyOneActionValidator) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	attrs := req.ConfigValue.Attributes()
+	step, blocks, diags := readStep(ctx, req.ConfigValue)
+	if diags.HasError() || step == nil {
+		resp.Diagnostics.Append(diags...)
+		return
+	}
 	name := "this step"
-	if n, ok := attrs["name"].(types.String); ok && !n.IsNull() && !n.IsUnknown() {
-		name = "step " + document.QuoteValue(n.ValueString())
+	if !step.Name.IsNull() && !step.Name.IsUnknown() {
+		name = "step " + document.QuoteValue(step.Name.ValueString())
 	}
 	var set []string
 	for _, spec := range blockActions() {
-		if v, ok := attrs[spec.Block]; ok && !v.IsNull() {
+		if !blocks[spec.Block].IsNull() {
 			set = append(set, spec.Block)
 		}
 	}
-	generic := false
-	if a, ok := attrs["action"].(types.String); ok && !a.IsNull() {
-		generic = true
+	generic := !step.Action.IsNull()
+	if generic {
 		set = append(set, "action")
 	}
 	switch {
@@ -84,7 +86,7 @@ func (exactlyOneActionValidator) ValidateObject(_ context.Context, req validator
 		resp.Diagnostics.AddAttributeError(req.Path, "Conflicting Step Actions",
 			fmt.Sprintf("%s sets %s; a step runs exactly one action. Split it into separate steps.", name, strings.Join(set, " and ")))
 	}
-	if in, ok := attrs["inputs"].(types.String); ok && !in.IsNull() && !generic {
+	if !step.Inputs.IsNull() && !generic {
 		resp.Diagnostics.AddAttributeError(req.Path.AtName("inputs"), "Inputs Without Action",
 			fmt.Sprintf("%s sets inputs but not action; inputs is only for actions written with action = \"aws:...\". "+
 				"Use the attributes of the action block instead.", name))

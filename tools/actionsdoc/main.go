@@ -248,7 +248,17 @@ func renderAction(b *bytes.Buffer, a document.ActionSpec, steps map[string]schem
 	}
 	if a.OpenInputs {
 		notes = append(notes, "Also takes the called API's own request parameters (e.g. `ImageIds` for `DescribeImages`), "+
-			"under their SSM/API names; in HCL write the step with `action` and `inputs = jsonencode({ ... })` to pass them.")
+			"under their SSM/API names; in HCL give them as a JSON object in the block's `api_inputs` (`jsonencode({ ... })`).")
+	}
+	var readable []string
+	for _, in := range a.Inputs {
+		if in.ReadableBy != "" {
+			readable = append(readable, "`"+in.Name+"`")
+		}
+	}
+	if len(readable) > 0 {
+		notes = append(notes, "Others can read "+strings.Join(readable, " and ")+
+			" once the step has run: `amibake_image` refuses at plan time a value of `sensitive_parameters` that reaches them.")
 	}
 	for _, n := range notes {
 		fmt.Fprintf(b, "\n%s\n", n)
