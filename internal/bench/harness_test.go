@@ -83,12 +83,17 @@ type scenario struct {
 	name      string
 	about     string
 	durations simcloud.Durations
+	// instant: an emulator, whose changes take no time; the scenario runs in
+	// real time and measures what a bake adds over the emulator's own time.
+	instant bool
 }
 
 func scenarios() []scenario {
 	all := []scenario{
-		{"typical", "AWS durations as expected", simcloud.Typical()},
-		{"5x-faster", "every transition 5x faster than expected", simcloud.Typical().Faster(5)},
+		{name: "typical", about: "AWS durations as expected", durations: simcloud.Typical()},
+		{name: "5x-faster", about: "every transition 5x faster than expected", durations: simcloud.Typical().Faster(5)},
+		{name: "instant", about: "an emulator: every change done when its call returns, 2-8 ms per call, real time",
+			durations: simcloud.Instant(), instant: true},
 	}
 	return only(all, "AMIBAKE_BENCH_SCENARIOS", func(s scenario) string { return s.name })
 }
@@ -119,6 +124,15 @@ func loadSettings() settings {
 }
 
 func (s settings) cloud(sc scenario) *simcloud.Cloud {
+	if sc.instant {
+		// Like moto_server on this machine, in real time.
+		return simcloud.New(simcloud.Config{
+			Seed:      s.seed,
+			Durations: sc.durations,
+			Scale:     1,
+			Latency:   simcloud.Range{Min: 2 * time.Millisecond, Max: 8 * time.Millisecond},
+		})
+	}
 	return simcloud.New(simcloud.Config{
 		Seed:      s.seed,
 		Durations: sc.durations,
@@ -131,7 +145,8 @@ func (s settings) cloud(sc scenario) *simcloud.Cloud {
 func sourceImage(i int) string { return fmt.Sprintf("ami-0bench%07d", i) }
 
 type bakeResult struct {
-	ratio float64 // wall / ideal
+	ratio float64       // wall / ideal
+	wall  time.Duration // simulated
 	err   error
 	// late is how much longer than AWS's own time each step took (simulated).
 	late map[string]time.Duration
@@ -166,7 +181,7 @@ func bake(ctx context.Context, doc *document.Document, cloud *simcloud.Cloud, cl
 			late["other"] -= d
 		}
 	}
-	return bakeResult{ratio: float64(wall) / float64(ideal), err: err, late: late}
+	return bakeResult{ratio: float64(wall) / float64(ideal), wall: wall, err: err, late: late}
 }
 
 // lateness averages the per-step lateness of bakes, in simulated seconds.
@@ -190,6 +205,8 @@ type singleResult struct {
 	perOp  map[string]float64 // calls per bake, by operation
 	bakes  []bakeResult
 	ratios []float64
+	// added is, per bake, its wall time less the cloud's own time (seconds).
+	added  []float64
 	calls  float64 // per bake
 	failed int
 }
@@ -204,7 +221,7 @@ func runSingles(doc *document.Document, s settings, sc scenario, c contender) si
 		go func() {
 			defer wg.Done()
 			cloud := s.cloud(sc)
-			clients := cloud.Clients(c.policy.Scaled(s.scale))
+			clients := cloud.Clients(c.policy.Scaled(cloud.Scale()))
 			r := bake(context.Background(), doc, cloud, clients, i)
 			mu.Lock()
 			defer mu.Unlock()
@@ -222,6 +239,7 @@ func runSingles(doc *document.Document, s settings, sc scenario, c contender) si
 				return
 			}
 			out.ratios = append(out.ratios, r.ratio)
+			out.added = append(out.added, (r.wall - st.Busy).Seconds())
 		}()
 	}
 	wg.Wait()
@@ -246,7 +264,7 @@ type concurrentResult struct {
 func runConcurrent(doc *document.Document, s settings, sc scenario, c contender) concurrentResult {
 	runtime.GC()
 	cloud := s.cloud(sc)
-	clients := cloud.Clients(c.policy.Scaled(s.scale))
+	clients := cloud.Clients(c.policy.Scaled(cloud.Scale()))
 
 	stop := make(chan struct{})
 	peak := make(chan uint64)

@@ -38,7 +38,8 @@ func (r Range) draw(rng *rand.Rand) time.Duration {
 	return r.Min + time.Duration(rng.Int64N(int64(r.Max-r.Min)))
 }
 
-// Durations are the simulated times of each transition of a bake.
+// Durations are the simulated times of each transition of a bake, and the
+// cloud's eventual consistency.
 type Durations struct {
 	Launch    Range // RunInstances/StartInstances: pending -> running
 	Agent     Range // running -> the SSM agent accepts commands
@@ -46,26 +47,41 @@ type Durations struct {
 	Stop      Range // stopping -> stopped
 	Image     Range // CreateImage: pending -> available
 	Terminate Range // shutting-down -> terminated
+
+	// Listed is how long a new instance or image is not listed by Describe
+	// calls; Invocation how long GetCommandInvocation does not know a new
+	// command's invocations.
+	Listed, Invocation time.Duration
 }
 
 // Typical are the durations seen on AWS for a small Linux builder.
 func Typical() Durations {
 	return Durations{
-		Launch:    Range{30 * time.Second, 60 * time.Second},
-		Agent:     Range{20 * time.Second, 60 * time.Second},
-		Command:   Range{time.Minute, 10 * time.Minute},
-		Stop:      Range{30 * time.Second, 90 * time.Second},
-		Image:     Range{3 * time.Minute, 10 * time.Minute},
-		Terminate: Range{30 * time.Second, 60 * time.Second},
+		Launch:     Range{30 * time.Second, 60 * time.Second},
+		Agent:      Range{20 * time.Second, 60 * time.Second},
+		Command:    Range{time.Minute, 10 * time.Minute},
+		Stop:       Range{30 * time.Second, 90 * time.Second},
+		Image:      Range{3 * time.Minute, 10 * time.Minute},
+		Terminate:  Range{30 * time.Second, 60 * time.Second},
+		Listed:     time.Second,
+		Invocation: 500 * time.Millisecond,
 	}
 }
 
-// Faster divides every duration by k.
+// Instant is an emulator's timing: every change has happened by the time the
+// call that asked for it returns, and everything is listed at once.
+func Instant() Durations { return Durations{} }
+
+// Faster divides the duration of every transition by k; the API's eventual
+// consistency stays as it is.
 func (d Durations) Faster(k float64) Durations {
 	f := func(r Range) Range {
 		return Range{time.Duration(float64(r.Min) / k), time.Duration(float64(r.Max) / k)}
 	}
-	return Durations{f(d.Launch), f(d.Agent), f(d.Command), f(d.Stop), f(d.Image), f(d.Terminate)}
+	return Durations{
+		Launch: f(d.Launch), Agent: f(d.Agent), Command: f(d.Command), Stop: f(d.Stop), Image: f(d.Image), Terminate: f(d.Terminate),
+		Listed: d.Listed, Invocation: d.Invocation,
+	}
 }
 
 // Plan is the durations one bake will meet, drawn once from its seed.
@@ -116,6 +132,9 @@ type Cloud struct {
 	statMu    sync.Mutex
 	calls     map[string]int
 	throttled map[string]int
+	inFlight  int           // attempts being answered now
+	busySince time.Time     // when inFlight last rose from zero
+	busy      time.Duration // real time with at least one attempt being answered
 }
 
 // New starts a simulated cloud; its clock starts now.
@@ -195,10 +214,13 @@ func (c *Cloud) planLocked(sourceImage string) Plan {
 
 // Stats counts API calls as the cloud received them: every attempt of a call
 // retried by the client counts, and Throttled counts the attempts answered
-// with a throttling error.
+// with a throttling error. Busy is the cloud's own time: how long (simulated)
+// at least one attempt was being answered; whatever else a client spends is
+// its own.
 type Stats struct {
 	Calls     map[string]int
 	Throttled map[string]int
+	Busy      time.Duration
 }
 
 // TotalCalls is the number of API calls of every operation.
@@ -253,6 +275,11 @@ func (c *Cloud) Stats() Stats {
 	for k, v := range c.throttled {
 		s.Throttled[k] = v
 	}
+	s.Busy = c.busy
+	if c.inFlight > 0 {
+		s.Busy += time.Since(c.busySince)
+	}
+	s.Busy = c.Sim(s.Busy)
 	return s
 }
 
@@ -280,6 +307,25 @@ func (c *Cloud) count(op string, throttled bool) {
 	c.statMu.Unlock()
 }
 
+// answering marks the start of an attempt's answer; the returned function its
+// end.
+func (c *Cloud) answering() func() {
+	c.statMu.Lock()
+	if c.inFlight == 0 {
+		c.busySince = time.Now()
+	}
+	c.inFlight++
+	c.statMu.Unlock()
+	return func() {
+		c.statMu.Lock()
+		c.inFlight--
+		if c.inFlight == 0 {
+			c.busy += time.Since(c.busySince)
+		}
+		c.statMu.Unlock()
+	}
+}
+
 // call runs one API operation the way a client with the SDK's standard
 // retryer would: each attempt is rate limited and counted, throttled attempts
 // are retried after an exponential, jittered back-off (in simulated time),
@@ -292,16 +338,19 @@ func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
 		}
 		ok := c.limiter.take(op, time.Now())
 		c.count(op, !ok)
+		done := c.answering()
 		if err = c.sleep(ctx, c.cfg.Latency.random()); err != nil {
+			done()
 			return err
 		}
 		if ok {
 			err = do()
-			if !isRetryable(err) {
-				return err
-			}
 		} else {
 			err = throttleError(op)
+		}
+		done()
+		if ok && !isRetryable(err) {
+			return err
 		}
 		if attempt >= c.cfg.Attempts {
 			return err

@@ -14,10 +14,6 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
-// visibleAfter is EC2's eventual consistency: a new instance or image is not
-// listed by Describe calls for this long (simulated).
-const visibleAfter = time.Second
-
 type phase struct {
 	state ec2types.InstanceStateName
 	from  time.Time
@@ -286,14 +282,14 @@ func (c *Cloud) describeInstances(in *ec2.DescribeInstancesInput) (*ec2.Describe
 	defer c.mu.Unlock()
 	now := c.Now()
 	for _, id := range in.InstanceIds {
-		if inst, ok := c.instances[id]; !ok || now.Sub(inst.created) < visibleAfter {
+		if inst, ok := c.instances[id]; !ok || now.Sub(inst.created) < c.cfg.Durations.Listed {
 			return nil, apiError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 		}
 	}
 	var res ec2types.Reservation
 	for _, id := range candidates(c.instances, in.Filters, "instance-id") {
 		inst := c.instances[id]
-		if now.Sub(inst.created) < visibleAfter {
+		if now.Sub(inst.created) < c.cfg.Durations.Listed {
 			continue
 		}
 		if len(in.InstanceIds) > 0 && !slices.Contains(in.InstanceIds, id) {
@@ -412,14 +408,14 @@ func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImages
 	defer c.mu.Unlock()
 	now := c.Now()
 	for _, id := range in.ImageIds {
-		if img, ok := c.images[id]; !ok || now.Sub(img.created) < visibleAfter {
+		if img, ok := c.images[id]; !ok || now.Sub(img.created) < c.cfg.Durations.Listed {
 			return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
 		}
 	}
 	out := &ec2.DescribeImagesOutput{}
 	for _, id := range candidates(c.images, in.Filters, "image-id") {
 		img := c.images[id]
-		if now.Sub(img.created) < visibleAfter {
+		if now.Sub(img.created) < c.cfg.Durations.Listed {
 			continue
 		}
 		if len(in.ImageIds) > 0 && !slices.Contains(in.ImageIds, id) {

@@ -14,10 +14,10 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
-// fixed makes every transition take d.
+// fixed makes every transition take d, with AWS's eventual consistency.
 func fixed(d time.Duration) Durations {
 	r := Range{d, d}
-	return Durations{r, r, r, r, r, r}
+	return Durations{Launch: r, Agent: r, Command: r, Stop: r, Image: r, Terminate: r, Listed: time.Second, Invocation: 500 * time.Millisecond}
 }
 
 func TestPlansAreSeeded(t *testing.T) {

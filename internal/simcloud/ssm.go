@@ -13,10 +13,6 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
-// invocationVisibleAfter: right after SendCommand, GetCommandInvocation does
-// not know the invocation yet (simulated).
-const invocationVisibleAfter = 500 * time.Millisecond
-
 type command struct {
 	id, document string
 	sent         time.Time
@@ -72,7 +68,7 @@ func (s ssmClient) GetCommandInvocation(ctx context.Context, in *ssm.GetCommandI
 			return apiError("InvalidCommandId", "")
 		}
 		instance := aws.ToString(in.InstanceId)
-		if !slices.Contains(cmd.instances, instance) || now.Sub(cmd.sent) < invocationVisibleAfter {
+		if !slices.Contains(cmd.instances, instance) || now.Sub(cmd.sent) < s.c.cfg.Durations.Invocation {
 			return apiError("InvocationDoesNotExist", "")
 		}
 		st := cmd.invocationStatus(instance, now)
