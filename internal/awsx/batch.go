@@ -26,7 +26,9 @@ type judgeFunc[T any] func(id string, v T, found bool, age time.Duration) (T, bo
 // each tick it describes the union of all ids being waited on (one call per
 // chunkSize ids) and hands each waiter its part. Each waiter keeps its own
 // schedule; the loop wakes at the earliest due one, and a tick serves all,
-// each waiter planning its next look from the answer it just got.
+// each waiter planning its next look from the answer it just got. A new
+// waiter is due at once; those arriving while a Describe is under way share
+// the next one, sent as soon as it returns.
 //
 // With a Solo policy there is no loop: each waiter polls alone, as other tools
 // do, so that benchmarks can compare.
@@ -36,13 +38,12 @@ type ticker[T any] struct {
 	describe describeFunc[T]
 	state    func(T) string
 
-	mu       sync.Mutex
-	policy   Policy
-	waiters  map[*waiter[T]]struct{}
-	running  bool
-	wake     chan struct{}
-	ticks    int
-	lastTick time.Time
+	mu      sync.Mutex
+	policy  Policy
+	waiters map[*waiter[T]]struct{}
+	running bool
+	wake    chan struct{}
+	ticks   int
 }
 
 type waiter[T any] struct {
@@ -220,11 +221,6 @@ func (t *ticker[T]) loop() {
 				next = w.due
 			}
 		}
-		// Waiters that want a look at once arrive one by one; spacing the
-		// ticks lets them share one.
-		if soonest := t.lastTick.Add(t.policy.Initial / minTickDivisor); next.Before(soonest) {
-			next = soonest
-		}
 		t.mu.Unlock()
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
@@ -237,10 +233,6 @@ func (t *ticker[T]) loop() {
 		t.tick()
 	}
 }
-
-// minTickDivisor: two ticks of one watcher are at least Initial/minTickDivisor
-// apart.
-const minTickDivisor = 4
 
 // callTimeout bounds one Describe; the loop belongs to no single caller, so it
 // cannot borrow a caller's context.
@@ -257,7 +249,6 @@ func (t *ticker[T]) tick() {
 	_ = p.Pacer.wait(ctx, t.lane)
 
 	t.mu.Lock()
-	t.lastTick = time.Now()
 	serving := make([]*waiter[T], 0, len(t.waiters))
 	var ids []string
 	for w := range t.waiters {

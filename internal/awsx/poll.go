@@ -47,18 +47,19 @@ func DefaultExpectations() map[Transition]Window {
 
 // Policy is how a wait polls.
 //
-// A wait for a transition listed in Expect looks sparsely until the window
-// opens (at a fifth of Window.Min, then each gap 0.6 times the time already
-// waited), every Window.Every inside the window, and with gaps growing to Max
-// once it is over. Windows are stretched or shrunk by the pace the Pacer has
-// observed, so that a cloud faster or slower than expected is soon followed;
-// until the Pacer has seen a transition end, a batched wait also takes a first
-// look after Initial, so that an emulator that changes state at once is not
-// waited on.
+// A wait for a transition takes its first look right after the call that
+// started it: a change may be over by then (an emulator changes state at once,
+// an instance may be stopped already). After that, a wait for a transition
+// listed in Expect looks sparsely until the window opens (at a fifth of
+// Window.Min, then each gap 0.6 times the time already waited), every
+// Window.Every inside the window, and with gaps growing to Max once it is
+// over. Windows are stretched or shrunk by the pace the Pacer has observed, so
+// that a cloud faster or slower than expected is soon followed.
 //
-// Any other wait is open-ended: the first look comes after Initial and each
-// gap is Initial plus (Factor-1) times the time already waited, capped at Max
-// (the continuous form of multiplying the interval by Factor each time).
+// Any other wait is open-ended: each gap is Initial plus (Factor-1) times the
+// time already waited, capped at Max (the continuous form of multiplying the
+// interval by Factor each time). A batched wait for no transition (a watch
+// over something no call of ours changes) first looks after Initial.
 //
 // Every gap is spread by ±Jitter (a fraction) so that many pollers do not line
 // up. All durations are plain values so that a simulated cloud can run the
@@ -253,18 +254,12 @@ func (s schedule) next(t time.Duration) time.Duration {
 	return grow(w.Every, t-w.Max)
 }
 
-// first is the gap before the first look of a batched wait. An agent may be
-// online already (a second command on the same instance) and an emulator ends
-// commands at once: those look at once. Other transitions have only just
-// been asked for: the first look comes after Initial, so that a cloud far
-// faster than expected (an emulator) is noticed soon, until the Pacer has seen
-// a transition end; then the schedule's own first look.
+// first is the gap before the first look of a batched wait: none for a wait
+// for a transition, which follows the call that started it; Initial for a
+// watch.
 func (s schedule) first() time.Duration {
-	switch {
-	case s.p.transition == AgentRegistration || s.p.transition == CommandRun:
+	if s.p.transition != "" {
 		return 0
-	case s.windowed && s.pacer.Known():
-		return s.next(0)
 	}
 	return s.p.Initial
 }

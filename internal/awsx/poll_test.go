@@ -47,8 +47,13 @@ func TestScheduleGaps(t *testing.T) {
 			}
 		})
 	}
-	if p.For(InstanceLaunch).schedule().first() != p.Initial {
-		t.Error("before any transition was seen, a batched wait must look after Initial")
+	for _, tr := range []Transition{InstanceLaunch, InstanceStop, ImageCreate, AgentRegistration, CommandRun} {
+		if got := p.For(tr).schedule().first(); got != 0 {
+			t.Errorf("a wait for %s first looks after %s, want right after the call that started it", tr, got)
+		}
+	}
+	if got := p.schedule().first(); got != p.Initial {
+		t.Errorf("a watch first looks after %s, want Initial", got)
 	}
 	solo := p
 	solo.Solo = true
@@ -62,8 +67,8 @@ func TestPacerLearnsPace(t *testing.T) {
 	s := p.For(InstanceLaunch).schedule()
 
 	s.observe(0, 50*ms) // over at its first look: says nothing
-	if p.Pacer.Known() || p.Pacer.Pace() != 1 {
-		t.Fatalf("a wait over at once moved the pace: known %v, pace %.2f", p.Pacer.Known(), p.Pacer.Pace())
+	if p.Pacer.seen != 0 || p.Pacer.Pace() != 1 {
+		t.Fatalf("a wait over at once moved the pace: seen %d, pace %.2f", p.Pacer.seen, p.Pacer.Pace())
 	}
 	s.observe(500*ms, 540*ms) // inside the window: as expected
 	if pace := p.Pacer.Pace(); pace != 1 {
@@ -83,8 +88,8 @@ func TestPacerLearnsPace(t *testing.T) {
 	if got := fast.next(100 * ms); got != 8*ms {
 		t.Errorf("gap inside the shrunk window = %s, want 8ms", got)
 	}
-	if fast.first() != fast.next(0) {
-		t.Error("once the pace is known, a batched wait skips the look after Initial")
+	if fast.first() != 0 {
+		t.Error("whatever the pace, a wait looks right after the call that started it")
 	}
 	// An expected duration pulls the pace half-way back.
 	fast.observe(500*ms, 540*ms)
@@ -120,7 +125,7 @@ func TestPacerThrottleSpacing(t *testing.T) {
 	var nilPacer *Pacer
 	nilPacer.throttled("x", base)
 	nilPacer.ok("x")
-	if nilPacer.Pace() != 1 || nilPacer.Known() || nilPacer.Gap("x") != 0 {
+	if nilPacer.Pace() != 1 || nilPacer.Gap("x") != 0 {
 		t.Error("a nil Pacer must share nothing")
 	}
 }

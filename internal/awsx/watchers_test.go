@@ -31,6 +31,7 @@ type fakeEC2 struct {
 	image         func(id string, call int) (ec2types.Image, bool)
 	errAt         map[int]error
 	delay         time.Duration
+	hold          func(call int) // runs before a call is answered
 }
 
 func (f *fakeEC2) record(filters []ec2types.Filter) (int, []string, error) {
@@ -49,6 +50,9 @@ func (f *fakeEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstanc
 	n, ids, err := f.record(in.Filters)
 	if f.delay > 0 {
 		time.Sleep(f.delay)
+	}
+	if f.hold != nil {
+		f.hold(n)
 	}
 	if err != nil {
 		return nil, err
@@ -107,8 +111,9 @@ func waitPending(t *testing.T, pending func() int, n int) {
 	}
 }
 
-// Fifty bakes waiting at once cost one DescribeInstances per tick, each call
-// carrying every id still waited on.
+// Fifty bakes waiting at once cost one DescribeInstances per tick: the first
+// waiter looks at once, and everyone arriving while that call is under way
+// shares the next, which carries every id still waited on.
 func TestInstanceWatcherOneCallPerTick(t *testing.T) {
 	const waiters = 50
 	const runningAt = 3 // every instance is running from the 3rd describe on
@@ -119,6 +124,11 @@ func TestInstanceWatcherOneCallPerTick(t *testing.T) {
 		return ec2types.InstanceStateNamePending, true
 	}}
 	w := NewInstanceWatcher(f, fast(100*time.Millisecond))
+	f.hold = func(call int) {
+		if call == 1 {
+			waitPending(t, w.t.pending, waiters)
+		}
+	}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, waiters)
@@ -151,10 +161,44 @@ func TestInstanceWatcherOneCallPerTick(t *testing.T) {
 	if calls != runningAt {
 		t.Errorf("calls = %d, want %d", calls, runningAt)
 	}
-	for i, ids := range perCall {
+	for i, ids := range perCall[1:] {
 		if len(ids) != waiters {
-			t.Errorf("call %d carried %d ids, want all %d", i+1, len(ids), waiters)
+			t.Errorf("call %d carried %d ids, want all %d", i+2, len(ids), waiters)
 		}
+	}
+}
+
+// A wait looks right after the call that started the transition, whatever the
+// policy's intervals: against an emulator, whose changes are done when the
+// call returns, a bake waits for nothing. Consecutive waits on one watcher are
+// not held back by the previous one's look either.
+func TestInstanceWatcherLooksRightAfterTheCall(t *testing.T) {
+	var mu sync.Mutex
+	state := ec2types.InstanceStateNameRunning
+	f := &fakeEC2{instanceState: func(string, int) (ec2types.InstanceStateName, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		return state, true
+	}}
+	p := DefaultPolicy()
+	p.Initial, p.Max = time.Hour, time.Hour
+	w := NewInstanceWatcher(f, p)
+	start := time.Now()
+	for _, want := range []ec2types.InstanceStateName{
+		ec2types.InstanceStateNameRunning, ec2types.InstanceStateNameStopped, ec2types.InstanceStateNameTerminated,
+	} {
+		mu.Lock()
+		state = want // what the call before the wait did, at once
+		mu.Unlock()
+		if _, err := w.WaitForState(context.Background(), []string{"i-1"}, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("three waits on an instant cloud took %s", took)
+	}
+	if calls, _ := f.snapshot(); calls != 3 {
+		t.Errorf("%d calls, want one look per wait", calls)
 	}
 }
 
@@ -534,9 +578,11 @@ type fakeSSM struct {
 	listings  int
 	infoCalls int
 	infoIDs   [][]string
+	delay     time.Duration // of every call, as on AWS
 }
 
 func (f *fakeSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	call := f.byID + f.listings + 1
@@ -563,6 +609,7 @@ func (f *fakeSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ .
 }
 
 func (f *fakeSSM) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.infoCalls++
@@ -582,7 +629,8 @@ func (f *fakeSSM) DescribeInstanceInformation(_ context.Context, in *ssm.Describ
 }
 
 // Commands of concurrent bakes share one listing per tick (a page per 50
-// commands), instead of one call per command per look.
+// commands), instead of one call per command per look: the waits that start
+// while a call is under way share the next.
 func TestCommandWatcherListsTogether(t *testing.T) {
 	const commands = 120
 	f := &fakeSSM{status: func(call int) ssmtypes.CommandStatus {
@@ -590,11 +638,10 @@ func TestCommandWatcherListsTogether(t *testing.T) {
 			return ssmtypes.CommandStatusSuccess
 		}
 		return ssmtypes.CommandStatusInProgress
-	}}
+	}, delay: 10 * time.Millisecond}
 	for i := range commands {
 		f.commands = append(f.commands, fmt.Sprintf("cmd-%03d", i))
 	}
-	// A first look late enough for every waiter to have registered.
 	w := NewCommandWatcher(f, Policy{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1})
 	var wg sync.WaitGroup
 	for _, id := range f.commands {
@@ -647,7 +694,7 @@ func TestCommandWatcherAloneAndSolo(t *testing.T) {
 // per tick (50 ids per call) instead of every bake probing with SendCommand.
 func TestAgentWatcherBatches(t *testing.T) {
 	const instances = 60
-	f := &fakeSSM{online: func(call int) bool { return call > 4 }}
+	f := &fakeSSM{online: func(call int) bool { return call > 4 }, delay: 10 * time.Millisecond}
 	w := NewAgentWatcher(f, Policy{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1})
 	var wg sync.WaitGroup
 	for i := range instances {
@@ -665,6 +712,9 @@ func TestAgentWatcherBatches(t *testing.T) {
 	t.Logf("%d instances: %d ticks, %d DescribeInstanceInformation calls", instances, ticks, f.infoCalls)
 	if f.infoCalls > 2*ticks {
 		t.Errorf("%d calls in %d ticks, want at most 2 (50 ids each) per tick", f.infoCalls, ticks)
+	}
+	if f.infoCalls >= instances/2 {
+		t.Errorf("%d calls for %d instances: not batched", f.infoCalls, instances)
 	}
 	for i, ids := range f.infoIDs {
 		if len(ids) > agentChunk {
