@@ -15,7 +15,7 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
-	"github.com/amibake/terraform-provider-amibake/internal/simcloud"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 // pipeline is the six-step recipe every benchmark bake runs: launch, run a
