@@ -62,8 +62,7 @@ func DefaultExpectations() map[Transition]Window {
 // over something no call of ours changes) first looks after Initial.
 //
 // Every gap is spread by ±Jitter (a fraction) so that many pollers do not line
-// up. All durations are plain values so that a simulated cloud can run the
-// same waits scaled down in time (see Scaled).
+// up.
 type Policy struct {
 	Initial time.Duration
 	Max     time.Duration
@@ -73,10 +72,6 @@ type Policy struct {
 	// Expect maps the transitions with a usual duration to their window; nil
 	// makes every wait open-ended.
 	Expect map[Transition]Window
-
-	// Solo makes every wait poll on its own, unbatched and sharing nothing:
-	// how other tools wait. It exists to compare them in benchmarks.
-	Solo bool
 
 	// Pacer is the state every wait of the process shares: the spacing that
 	// throttling imposed, and the pace of the cloud. Nil shares nothing.
@@ -108,27 +103,6 @@ func (p Policy) For(t Transition) Policy {
 	return p
 }
 
-// Scaled divides every duration of the policy by factor, for a simulated cloud
-// whose clock runs factor times faster. The result has a Pacer of its own.
-func (p Policy) Scaled(factor float64) Policy {
-	if factor <= 0 {
-		return p
-	}
-	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / factor) }
-	p.Initial, p.Max = div(p.Initial), div(p.Max)
-	if p.Expect != nil {
-		scaled := make(map[Transition]Window, len(p.Expect))
-		for t, w := range p.Expect {
-			scaled[t] = Window{Min: div(w.Min), Max: div(w.Max), Every: div(w.Every)}
-		}
-		p.Expect = scaled
-	}
-	if p.Pacer != nil {
-		p.Pacer = NewPacer()
-	}
-	return p
-}
-
 func (p Policy) normalized() Policy {
 	if p.Initial <= 0 {
 		p.Initial = time.Second
@@ -144,9 +118,6 @@ func (p Policy) normalized() Policy {
 	}
 	if p.Jitter > 1 {
 		p.Jitter = 1
-	}
-	if p.Solo {
-		p.Pacer = nil
 	}
 	return p
 }
@@ -218,7 +189,7 @@ type schedule struct {
 func (p Policy) schedule() schedule {
 	p = p.normalized()
 	s := schedule{p: p, pacer: p.Pacer}
-	if w, ok := p.Expect[p.transition]; ok && w.Max > 0 && !p.Solo {
+	if w, ok := p.Expect[p.transition]; ok && w.Max > 0 {
 		s.windowed = true
 		s.base = w
 	}

@@ -55,11 +55,6 @@ func TestScheduleGaps(t *testing.T) {
 	if got := p.schedule().first(); got != p.Initial {
 		t.Errorf("a watch first looks after %s, want Initial", got)
 	}
-	solo := p
-	solo.Solo = true
-	if got := solo.For(InstanceLaunch).schedule().next(100 * ms); got != 60*ms {
-		t.Errorf("a Solo policy ignores windows: next = %s, want 60ms", got)
-	}
 }
 
 func TestPacerLearnsPace(t *testing.T) {
@@ -127,24 +122,6 @@ func TestPacerThrottleSpacing(t *testing.T) {
 	nilPacer.ok("x")
 	if nilPacer.Pace() != 1 || nilPacer.Gap("x") != 0 {
 		t.Error("a nil Pacer must share nothing")
-	}
-}
-
-func TestPolicyScaled(t *testing.T) {
-	p := DefaultPolicy()
-	s := p.Scaled(100)
-	if s.Initial != 10*ms || s.Max != 100*ms {
-		t.Errorf("scaled Initial/Max = %s/%s, want 10ms/100ms", s.Initial, s.Max)
-	}
-	w, sw := p.Expect[ImageCreate], s.Expect[ImageCreate]
-	if sw.Min != w.Min/100 || sw.Max != w.Max/100 || sw.Every != w.Every/100 {
-		t.Errorf("scaled window = %+v, want %+v / 100", sw, w)
-	}
-	if s.Pacer == p.Pacer || s.Pacer == nil {
-		t.Error("a scaled policy needs a Pacer of its own")
-	}
-	if p.Expect[ImageCreate] != w {
-		t.Error("scaling changed the original policy's windows")
 	}
 }
 

@@ -526,44 +526,6 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-// A Solo policy is how other tools wait: every waiter polls alone, one
-// DescribeInstances per waiter per look, and the batching loop never runs.
-func TestInstanceWatcherSoloPollsAlone(t *testing.T) {
-	const waiters = 10
-	f := &fakeEC2{instanceState: func(id string, call int) (ec2types.InstanceStateName, bool) {
-		if call > 3*waiters {
-			return ec2types.InstanceStateNameRunning, true
-		}
-		return ec2types.InstanceStateNamePending, true
-	}}
-	p := fast(2 * time.Millisecond)
-	p.Solo = true
-	w := NewInstanceWatcher(f, p)
-	var wg sync.WaitGroup
-	for i := range waiters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := w.WaitForState(context.Background(), []string{fmt.Sprintf("i-%d", i)}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	calls, perCall := f.snapshot()
-	if calls <= 3*waiters {
-		t.Errorf("calls = %d, want more than %d (each waiter on its own)", calls, 3*waiters)
-	}
-	for i, ids := range perCall {
-		if len(ids) != 1 {
-			t.Fatalf("call %d carried %d ids, want 1", i+1, len(ids))
-		}
-	}
-	if ticks := w.t.tickCount(); ticks != 0 {
-		t.Errorf("batching loop ticked %d times under a Solo policy", ticks)
-	}
-}
-
 // fakeSSM lists commands (by id, or all in pages of 50) and describes
 // instance information, from scripts keyed by the number of calls so far.
 type fakeSSM struct {
@@ -667,7 +629,7 @@ func TestCommandWatcherListsTogether(t *testing.T) {
 	}
 }
 
-func TestCommandWatcherAloneAndSolo(t *testing.T) {
+func TestCommandWatcherAlone(t *testing.T) {
 	f := &fakeSSM{status: func(call int) ssmtypes.CommandStatus {
 		if call >= 3 {
 			return ssmtypes.CommandStatusFailed // any end will do
@@ -680,13 +642,6 @@ func TestCommandWatcherAloneAndSolo(t *testing.T) {
 	}
 	if f.byID != 3 || f.listings != 0 {
 		t.Errorf("one command: %d lookups by id and %d listings, want 3 and 0", f.byID, f.listings)
-	}
-	solo := fast(2 * time.Millisecond)
-	solo.Solo = true
-	w = NewCommandWatcher(f, solo)
-	before := f.byID
-	if err := w.Wait(context.Background(), "cmd-2"); err != nil || f.byID != before {
-		t.Errorf("a Solo policy must leave the waiting to the caller: err %v, %d calls", err, f.byID-before)
 	}
 }
 

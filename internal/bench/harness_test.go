@@ -48,19 +48,39 @@ func pipelineDoc() (*document.Document, error) { return document.Parse([]byte(pi
 type contender struct {
 	name   string
 	policy awsx.Policy
+	// alone: every bake waits on its own, as other tools do (see clients).
+	alone bool
 }
 
 // contenders: amibake's own policy with its batching watchers, and the peers'
-// policies, each wait polling alone as those tools do.
+// policies, each bake polling alone as those tools do.
 func contenders() []contender {
 	all := []contender{
-		{"amibake", awsx.DefaultPolicy()},
+		{name: "amibake", policy: awsx.DefaultPolicy()},
 		// Packer amazon-ebs (AWS SDK waiters): 15 s doubling to 120 s.
-		{"packer", awsx.Policy{Initial: 15 * time.Second, Max: 120 * time.Second, Factor: 2, Solo: true}},
+		{name: "packer", policy: awsx.Policy{Initial: 15 * time.Second, Max: 120 * time.Second, Factor: 2}, alone: true},
 		// terraform-provider-aws's generic state waiter: 100 ms doubling to 10 s.
-		{"tf-aws", awsx.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Factor: 2, Solo: true}},
+		{name: "tf-aws", policy: awsx.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Factor: 2}, alone: true},
 	}
 	return only(all, "AMIBAKE_BENCH_POLICIES", func(c contender) string { return c.name })
+}
+
+// clients is the bundle a bake of c runs with. amibake's is built once per
+// process (shared is nil the first time) and shared by every bake in it, as in
+// the provider. A peer's bake gets a bundle of its own, with no window (the
+// peers' policies have none) and no Pacer, sharing nothing with other bakes;
+// it follows its command's invocation and probes the agent with SendCommand
+// itself, without the batched ListCommands and DescribeInstanceInformation.
+func (c contender) clients(cloud *simcloud.Cloud, shared *awsx.Clients) *awsx.Clients {
+	if !c.alone {
+		if shared == nil {
+			shared = cloud.Clients(cloud.Policy(c.policy))
+		}
+		return shared
+	}
+	cl := cloud.Clients(cloud.Policy(c.policy))
+	cl.Commands, cl.Agents = nil, nil
+	return cl
 }
 
 // only keeps the items named in the comma-separated environment variable, or
@@ -221,8 +241,7 @@ func runSingles(doc *document.Document, s settings, sc scenario, c contender) si
 		go func() {
 			defer wg.Done()
 			cloud := s.cloud(sc)
-			clients := cloud.Clients(c.policy.Scaled(cloud.Scale()))
-			r := bake(context.Background(), doc, cloud, clients, i)
+			r := bake(context.Background(), doc, cloud, c.clients(cloud, nil), i)
 			mu.Lock()
 			defer mu.Unlock()
 			st := cloud.Stats()
@@ -258,13 +277,13 @@ type concurrentResult struct {
 	stats     simcloud.Stats
 }
 
-// runConcurrent runs every bake at once in one process: one client bundle,
-// so one set of watchers and one Pacer, as one `terraform apply` of many
-// images would.
+// runConcurrent runs every bake at once in one process and one cloud: for
+// amibake, one client bundle, so one set of watchers and one Pacer, as one
+// `terraform apply` of many images would.
 func runConcurrent(doc *document.Document, s settings, sc scenario, c contender) concurrentResult {
 	runtime.GC()
 	cloud := s.cloud(sc)
-	clients := cloud.Clients(c.policy.Scaled(cloud.Scale()))
+	shared := c.clients(cloud, nil)
 
 	stop := make(chan struct{})
 	peak := make(chan uint64)
@@ -293,7 +312,7 @@ func runConcurrent(doc *document.Document, s settings, sc scenario, c contender)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = bake(context.Background(), doc, cloud, clients, i)
+			results[i] = bake(context.Background(), doc, cloud, c.clients(cloud, shared), i)
 		}()
 	}
 	wg.Wait()

@@ -283,8 +283,26 @@ func (c *Cloud) Stats() Stats {
 	return s
 }
 
+// Policy returns p on this cloud's clock: every duration divided by Scale,
+// with a Pacer of its own if p has one.
+func (c *Cloud) Policy(p awsx.Policy) awsx.Policy {
+	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / c.cfg.Scale) }
+	p.Initial, p.Max = div(p.Initial), div(p.Max)
+	if p.Expect != nil {
+		scaled := make(map[awsx.Transition]awsx.Window, len(p.Expect))
+		for t, w := range p.Expect {
+			scaled[t] = awsx.Window{Min: div(w.Min), Max: div(w.Max), Every: div(w.Every)}
+		}
+		p.Expect = scaled
+	}
+	if p.Pacer != nil {
+		p.Pacer = awsx.NewPacer()
+	}
+	return p
+}
+
 // Clients returns an awsx client bundle over this cloud, with watchers built
-// on policy p.
+// on policy p (as given: see Policy).
 func (c *Cloud) Clients(p awsx.Policy) *awsx.Clients {
 	cl := &awsx.Clients{
 		EC2:       c.EC2(),

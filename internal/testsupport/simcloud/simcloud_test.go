@@ -166,3 +166,28 @@ func TestThrottling(t *testing.T) {
 		t.Errorf("DescribeImages: %d calls, %d throttled; want 5 (one retried twice) and 2", s.Calls["DescribeImages"], s.Throttled["DescribeImages"])
 	}
 }
+
+// A policy runs on the cloud's clock: every duration scaled, the original
+// untouched, and a Pacer of its own so that scenarios do not share what they
+// learn.
+func TestPolicyOnTheCloudsClock(t *testing.T) {
+	c := New(Config{Scale: 100})
+	p := awsx.DefaultPolicy()
+	s := c.Policy(p)
+	if s.Initial != 10*time.Millisecond || s.Max != 100*time.Millisecond {
+		t.Errorf("scaled Initial/Max = %s/%s, want 10ms/100ms", s.Initial, s.Max)
+	}
+	w, sw := p.Expect[awsx.ImageCreate], s.Expect[awsx.ImageCreate]
+	if sw.Min != w.Min/100 || sw.Max != w.Max/100 || sw.Every != w.Every/100 {
+		t.Errorf("scaled window = %+v, want %+v / 100", sw, w)
+	}
+	if s.Pacer == p.Pacer || s.Pacer == nil {
+		t.Error("a scaled policy needs a Pacer of its own")
+	}
+	if p.Expect[awsx.ImageCreate] != w {
+		t.Error("scaling changed the original policy's windows")
+	}
+	if peer := c.Policy(awsx.Policy{Initial: time.Second}); peer.Pacer != nil {
+		t.Error("a policy without a Pacer got one")
+	}
+}
