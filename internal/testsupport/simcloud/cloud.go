@@ -1,24 +1,36 @@
-// Package simcloud is a simulated EC2 and Systems Manager for benchmarks and
-// tests: instances, images and commands change state after realistic, seeded
-// durations, scaled down in time so that a bake of a quarter of an hour runs in
-// seconds, and every API is rate limited the way EC2 throttles an account
-// (token buckets answering RequestLimitExceeded). It counts every call.
+// Package simcloud is a simulated EC2, Systems Manager and Lambda for
+// benchmarks and tests: instances, images and commands change state after
+// seeded durations, and every API is rate limited the way EC2 throttles an
+// account (token buckets answering RequestLimitExceeded). It counts every call.
 //
-// It implements awsx.EC2API and awsx.SSMAPI, so the engine, the actions and the
-// waiters run against it unchanged. It is test-only: nothing in the provider
-// imports it.
+// For benchmarks, the durations are realistic and scaled down in time, so that
+// a bake of a quarter of an hour runs in seconds. For unit tests (NewInstant,
+// NewManual), changes are done when their call returns or when the test moves
+// the clock, calls are answered at once and logged with their inputs, faults
+// are injected with the rules of package faults, and a test can put
+// resources in any state (AddInstance, AddImage) and look at what the code
+// left behind.
+//
+// It implements awsx.EC2API, awsx.SSMAPI and awsx.LambdaAPI, so the engine,
+// the actions and the waiters run against it unchanged. It is test-only:
+// nothing in the provider imports it.
 package simcloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // Range is a uniform distribution of simulated durations.
@@ -104,6 +116,8 @@ type Config struct {
 	// Scale is how many simulated seconds pass per real second (100: a bake
 	// of 15 minutes takes 9 s). Every duration, rate and latency is scaled.
 	Scale float64
+	// Manual stops the clock: simulated time moves only with Advance.
+	Manual bool
 	// Latency of one API call, in simulated time.
 	Latency Range
 	// Limits are the request buckets; DefaultLimits when nil.
@@ -113,21 +127,36 @@ type Config struct {
 	Attempts int
 }
 
+// Account and Region are the simulated account's.
+const (
+	Account = "123456789012"
+	Region  = "us-east-1"
+)
+
 // Cloud is one simulated account and region.
 type Cloud struct {
 	cfg       Config
 	realStart time.Time
 	simStart  time.Time
+	advanced  atomic.Int64 // simulated time added by Advance (manual clock)
 	limiter   *limiter
+	faults    *faults.Injector
 
-	mu        sync.Mutex
-	seq       int
-	instances map[string]*instance
-	images    map[string]*image
-	snapshots map[string]*snapshot
-	commands  map[string]*command
-	cmdOrder  []string
-	plans     map[string]Plan
+	mu         sync.Mutex
+	seq        int
+	instances  map[string]*instance
+	images     map[string]*image
+	snapshots  map[string]*snapshot
+	commands   map[string]*command
+	cmdOrder   []string
+	plans      map[string]Plan
+	parameters map[string]parameter
+	knobs      knobs
+
+	logMu sync.Mutex
+	log   []Call
+	ops   map[string]int
+	hooks map[string][]func(n int, input any)
 
 	statMu    sync.Mutex
 	calls     map[string]int
@@ -151,24 +180,36 @@ func New(cfg Config) *Cloud {
 	}
 	now := time.Now()
 	return &Cloud{
-		cfg:       cfg,
-		realStart: now,
-		simStart:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		limiter:   newLimiter(limits, cfg.Scale),
-		instances: map[string]*instance{},
-		images:    map[string]*image{},
-		snapshots: map[string]*snapshot{},
-		commands:  map[string]*command{},
-		plans:     map[string]Plan{},
-		calls:     map[string]int{},
-		throttled: map[string]int{},
+		cfg:        cfg,
+		realStart:  now,
+		simStart:   time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		limiter:    newLimiter(limits, cfg.Scale),
+		faults:     faults.New(),
+		instances:  map[string]*instance{},
+		images:     map[string]*image{},
+		snapshots:  map[string]*snapshot{},
+		commands:   map[string]*command{},
+		plans:      map[string]Plan{},
+		parameters: map[string]parameter{},
+		ops:        map[string]int{},
+		hooks:      map[string][]func(int, any){},
+		calls:      map[string]int{},
+		throttled:  map[string]int{},
 	}
 }
 
 // Now is the simulated clock.
 func (c *Cloud) Now() time.Time {
-	return c.simStart.Add(c.Sim(time.Since(c.realStart)))
+	t := c.simStart.Add(time.Duration(c.advanced.Load()))
+	if c.cfg.Manual {
+		return t
+	}
+	return t.Add(c.Sim(time.Since(c.realStart)))
 }
+
+// Advance moves the clock on by d (simulated): on a manual clock, the only way
+// time passes.
+func (c *Cloud) Advance(d time.Duration) { c.advanced.Add(int64(d)) }
 
 // Sim converts a real duration into simulated time.
 func (c *Cloud) Sim(real time.Duration) time.Duration {
@@ -304,11 +345,14 @@ func (c *Cloud) Policy(p awsx.Policy) awsx.Policy {
 // Clients returns an awsx client bundle over this cloud, with watchers built
 // on policy p (as given: see Policy).
 func (c *Cloud) Clients(p awsx.Policy) *awsx.Clients {
+	ec2c, ssmc, lambdac := c.EC2(), c.SSM(), c.Lambda()
 	cl := &awsx.Clients{
-		EC2:       c.EC2(),
-		SSM:       c.SSM(),
-		Region:    "us-east-1",
-		AccountID: "123456789012",
+		EC2:       ec2c,
+		SSM:       ssmc,
+		Lambda:    lambdac,
+		Raw:       map[string]any{"ec2": ec2c, "ssm": ssmc, "lambda": lambdac},
+		Region:    Region,
+		AccountID: Account,
 		Partition: "aws",
 		Policy:    p,
 	}
@@ -347,8 +391,21 @@ func (c *Cloud) answering() func() {
 // call runs one API operation the way a client with the SDK's standard
 // retryer would: each attempt is rate limited and counted, throttled attempts
 // are retried after an exponential, jittered back-off (in simulated time),
-// and the last error is returned.
-func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
+// and the last error is returned. The call is logged, the hooks of op run
+// before it is answered, and the fault rules apply to each attempt.
+func (c *Cloud) call(ctx context.Context, service, op string, input any, region string, do func() error) error {
+	n, at := c.record(ctx, op, input, region)
+	for _, f := range c.hooksOf(op) {
+		f(n, input)
+	}
+	err := c.attempts(ctx, service, op, input, do)
+	c.logMu.Lock()
+	c.log[at].Err = err
+	c.logMu.Unlock()
+	return err
+}
+
+func (c *Cloud) attempts(ctx context.Context, service, op string, input any, do func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
@@ -362,12 +419,12 @@ func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
 			return err
 		}
 		if ok {
-			err = do()
+			err = c.faults.Apply(ctx, service, op, input, do)
 		} else {
 			err = throttleError(op)
 		}
 		done()
-		if ok && !isRetryable(err) {
+		if !isRetryable(err) {
 			return err
 		}
 		if attempt >= c.cfg.Attempts {
@@ -404,4 +461,13 @@ func (c *Cloud) sleep(ctx context.Context, sim time.Duration) error {
 func (c *Cloud) newID(prefix string) string {
 	c.seq++
 	return fmt.Sprintf("%s-%017x", prefix, c.seq)
+}
+
+// apiCode is the error code of an API error, "" for other errors.
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
