@@ -2,7 +2,10 @@ package awsx
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +149,80 @@ func TestPollThrottleSharedThroughPacer(t *testing.T) {
 	}
 	if p.Pacer.Gap("poll") != 0 || p.Pacer.Gap(string(CommandRun)) != 0 {
 		t.Error("other lanes were slowed down")
+	}
+}
+
+func TestPoll(t *testing.T) {
+	throttle := &smithy.GenericAPIError{Code: "Throttling"}
+	fatal := &smithy.GenericAPIError{Code: "AccessDenied"}
+	tests := []struct {
+		name      string
+		results   []error // nil = not done yet; the check is done after the list
+		timeout   time.Duration
+		wantErr   string
+		wantIs    error
+		wantCalls int
+	}{
+		{name: "done at once", wantCalls: 1},
+		{name: "done on the third check", results: []error{nil, nil}, wantCalls: 3},
+		{name: "throttles are waited out", results: []error{throttle, throttle, throttle}, wantCalls: 4},
+		{name: "other errors fail at once", results: []error{nil, fatal}, wantErr: "AccessDenied", wantCalls: 2},
+		{name: "deadline", results: make([]error, 1000), timeout: 40 * time.Millisecond, wantIs: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			calls := 0
+			err := Poll(ctx, Policy{Initial: time.Millisecond, Max: 4 * time.Millisecond, Factor: 2, Jitter: 0.5}, func(context.Context) (bool, error) {
+				calls++
+				if calls > len(tt.results) {
+					return true, nil
+				}
+				return false, tt.results[calls-1]
+			})
+			switch {
+			case tt.wantIs != nil:
+				if !errors.Is(err, tt.wantIs) {
+					t.Fatalf("err = %v, want %v", err, tt.wantIs)
+				}
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			if tt.wantCalls > 0 && calls != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestPolicyGrowth(t *testing.T) {
+	p := Policy{Initial: time.Second, Max: 10 * time.Second, Factor: 1.5}
+	var got []time.Duration
+	d := p.Initial
+	for range 8 {
+		got = append(got, d)
+		d = p.Grow(d)
+	}
+	want := "[1s 1.5s 2.25s 3.375s 5.0625s 7.59375s 10s 10s]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("schedule = %v, want %s", got, want)
+	}
+	if b := p.backoff(3 * time.Second); b != 6750*time.Millisecond {
+		t.Errorf("backoff(3s) = %s, want 6.75s", b)
+	}
+	j := Policy{Initial: time.Second, Max: time.Second, Factor: 1, Jitter: 0.2}
+	for range 100 {
+		if s := j.Spread(time.Second); s < 800*time.Millisecond || s > 1200*time.Millisecond {
+			t.Fatalf("Spread out of ±20%%: %s", s)
+		}
 	}
 }

@@ -158,7 +158,8 @@ type Instance struct {
 }
 
 // AddInstance puts an instance in the cloud, listed at once. A running one
-// has its SSM agent online.
+// has its SSM agent online. Its later transitions and commands take the
+// cloud's durations.
 func (c *Cloud) AddInstance(in Instance) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,7 +174,7 @@ func (c *Cloud) AddInstance(in Instance) string {
 		in.ImageID = "ami-0source"
 	}
 	inst := &instance{
-		id: in.ID, source: in.ImageID, clientToken: in.ClientToken, reason: in.Reason,
+		id: in.ID, source: in.ImageID, clientToken: in.ClientToken, reason: in.Reason, plan: c.planLocked(in.ImageID),
 		created: now.Add(-c.cfg.Durations.Listed), phases: []phase{{in.State, now}}, tags: cloneTags(in.Tags),
 	}
 	if in.State == ec2types.InstanceStateNameRunning {
