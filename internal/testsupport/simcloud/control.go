@@ -193,8 +193,9 @@ type Image struct {
 	// Instance is the instance it was made from (SourceInstanceId); its new
 	// snapshots are then described as CreateImage's.
 	Instance string
-	// Snapshots are existing snapshots it is built on; when empty,
-	// NewSnapshots new ones are made (one when 0).
+	// Snapshots are the ids of the snapshots it is built on: those that
+	// exist are shared, the others made. When empty, NewSnapshots new ones are
+	// made (one when 0).
 	Snapshots    []string
 	NewSnapshots int
 	Tags         map[string]string
@@ -223,7 +224,7 @@ func (c *Cloud) AddImage(img Image) (string, []string) {
 	im := &image{
 		id: img.ID, name: img.Name, owner: img.Owner, instance: img.Instance,
 		created: now.Add(-c.cfg.Durations.Listed), ready: now, fixed: img.State, reason: img.Reason,
-		snapshots: slices.Clone(img.Snapshots), tags: cloneTags(img.Tags),
+		tags: cloneTags(img.Tags),
 	}
 	if img.State == ec2types.ImageStatePending {
 		im.fixed = ""
@@ -232,6 +233,12 @@ func (c *Cloud) AddImage(img Image) (string, []string) {
 	c.images[im.id] = im
 	if len(img.Snapshots) == 0 {
 		c.newSnapshots(im, max(img.NewSnapshots, 1), img.SnapshotTags)
+	}
+	for _, id := range img.Snapshots {
+		if _, ok := c.snapshots[id]; !ok {
+			c.snapshots[id] = &snapshot{id: id, description: describeSnapshot(im), tags: cloneTags(img.SnapshotTags)}
+		}
+		im.snapshots = append(im.snapshots, id)
 	}
 	return im.id, slices.Clone(im.snapshots)
 }

@@ -496,16 +496,21 @@ func (c *Cloud) addImage(name string, plan Plan, now time.Time, tags map[string]
 // CreateImage and CopyImage. Caller holds mu.
 func (c *Cloud) newSnapshots(img *image, n int, tags map[string]string) {
 	for range n {
-		s := &snapshot{id: c.newID("snap"), tags: cloneTags(tags)}
-		switch {
-		case img.instance != "":
-			s.description = fmt.Sprintf("Created by CreateImage(%s) for %s", img.instance, img.id)
-		case img.sourceImage != "":
-			s.description = fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s", img.id, img.sourceImage)
-		}
-		c.snapshots[s.id] = s
-		img.snapshots = append(img.snapshots, s.id)
+		id := c.newID("snap")
+		c.snapshots[id] = &snapshot{id: id, description: describeSnapshot(img), tags: cloneTags(tags)}
+		img.snapshots = append(img.snapshots, id)
 	}
+}
+
+// describeSnapshot is AWS's description of a snapshot made for img.
+func describeSnapshot(img *image) string {
+	switch {
+	case img.instance != "":
+		return fmt.Sprintf("Created by CreateImage(%s) for %s", img.instance, img.id)
+	case img.sourceImage != "":
+		return fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s", img.id, img.sourceImage)
+	}
+	return ""
 }
 
 func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
