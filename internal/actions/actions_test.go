@@ -14,10 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 // run runs an action with its inputs as the engine hands them over:
@@ -99,7 +102,7 @@ func TestRunInstances(t *testing.T) {
 		if got := res.Outputs["InstanceStates"]; !reflect.DeepEqual(got, []any{"running", "running"}) {
 			t.Errorf("InstanceStates = %v", got)
 		}
-		in := w.ec2.runInput
+		in := w.input(t, "RunInstances").(*ec2.RunInstancesInput)
 		if in.MetadataOptions == nil || in.MetadataOptions.HttpTokens != ec2types.HttpTokensStateRequired {
 			t.Errorf("IMDSv2 not required: %+v", in.MetadataOptions)
 		}
@@ -134,14 +137,14 @@ func TestRunInstances(t *testing.T) {
 		if _, err := run(t, w, "aws:runInstances", map[string]any{"ImageId": "ami-1", "MetadataOptions": map[string]any{"HttpTokens": "optional"}}); err != nil {
 			t.Fatal(err)
 		}
-		if got := w.ec2.runInput.MetadataOptions.HttpTokens; got != ec2types.HttpTokensStateOptional {
+		if got := w.input(t, "RunInstances").(*ec2.RunInstancesInput).MetadataOptions.HttpTokens; got != ec2types.HttpTokensStateOptional {
 			t.Errorf("HttpTokens = %s", got)
 		}
 	})
 
 	t.Run("instance dies while starting: error, still in the ledger", func(t *testing.T) {
 		w := newWorld(t)
-		w.ec2.launchFate = ec2types.InstanceStateNameTerminated
+		w.cloud.FailLaunches("Server.InternalError: Internal error on launch")
 		res, err := run(t, w, "aws:runInstances", map[string]any{"ImageId": "ami-1"})
 		if err == nil || !strings.Contains(err.Error(), "is terminated while waiting for running") {
 			t.Fatalf("err = %v", err)
@@ -153,7 +156,7 @@ func TestRunInstances(t *testing.T) {
 
 	t.Run("answer lost after launch: the instance is found and recorded", func(t *testing.T) {
 		w := newWorld(t)
-		w.ec2.launchButErr = apiErr("InternalError")
+		w.cloud.Inject(faults.LoseResponse("RunInstances", 1, "InternalError", 500))
 		_, err := run(t, w, "aws:runInstances", map[string]any{"ImageId": "ami-1"})
 		if awsx.ErrorCode(err) != "InternalError" {
 			t.Fatalf("err = %v", err)
@@ -165,7 +168,7 @@ func TestRunInstances(t *testing.T) {
 
 	t.Run("refused launch", func(t *testing.T) {
 		w := newWorld(t)
-		w.ec2.failOp["RunInstances"] = apiErr("InvalidAMIID.NotFound")
+		w.cloud.Inject(faults.FailCalls("RunInstances", 1, -1, "InvalidAMIID.NotFound", 400))
 		_, err := run(t, w, "aws:runInstances", map[string]any{"ImageId": "ami-nope"})
 		if awsx.ErrorCode(err) != "InvalidAMIID.NotFound" || len(w.env.Ledger.Instances()) != 0 {
 			t.Fatalf("err = %v ledger = %v", err, w.env.Ledger.Instances())
@@ -191,7 +194,7 @@ func TestRunCommand(t *testing.T) {
 		{name: "success after the instance becomes managed", notManaged: 3, wantStatus: "Success"},
 		{
 			name: "failure carries the tail of stderr", status: ssmtypes.CommandInvocationStatusFailed, stderr: longErr,
-			wantErr:    []string{"command cmd-1 on i-1 ended Failed", "exit code 2", "stderr line 60", "stderr line 41"},
+			wantErr:    []string{"command {cmd} on i-1 ended Failed", "exit code 2", "stderr line 60", "stderr line 41"},
 			notWant:    []string{"stderr line 40\n", "stderr line 1\n"},
 			wantStatus: "Failed",
 		},
@@ -203,10 +206,17 @@ func TestRunCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.ssm.notManaged, w.ssm.status, w.ssm.stderr, w.ssm.stdout, w.ssm.code = tt.notManaged, tt.status, tt.stderr, "hello\n", 0
-			if tt.status == ssmtypes.CommandInvocationStatusFailed {
-				w.ssm.code = 2
+			w.cloud.AddInstance(simcloud.Instance{ID: "i-1"})
+			// Right after SendCommand the invocation is not known yet.
+			w.cloud.Inject(faults.FailNth("GetCommandInvocation", 1, "InvocationDoesNotExist", 400))
+			if tt.notManaged > 0 {
+				w.cloud.Inject(faults.FailCalls("SendCommand", 1, min(tt.notManaged, 1<<20), "InvalidInstanceId", 400))
 			}
+			outcome := simcloud.Outcome{Status: tt.status, Stdout: "hello\n", Stderr: tt.stderr}
+			if tt.status == ssmtypes.CommandInvocationStatusFailed {
+				outcome.Code = 2
+			}
+			w.cloud.EndCommands(outcome)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if tt.timeout > 0 {
 				ctx, cancel = context.WithTimeout(context.Background(), tt.timeout)
@@ -227,6 +237,7 @@ func TestRunCommand(t *testing.T) {
 					t.Fatal("want an error")
 				}
 				for _, s := range tt.wantErr {
+					s = strings.ReplaceAll(s, "{cmd}", fmt.Sprint(res.Outputs["CommandId"]))
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error lacks %q:\n%v", s, err)
 					}
@@ -240,14 +251,15 @@ func TestRunCommand(t *testing.T) {
 			if tt.wantStatus != "" && res.Outputs["Status"] != tt.wantStatus {
 				t.Errorf("Status = %v", res.Outputs["Status"])
 			}
-			if tt.notManaged > 0 && tt.notManaged < 100 && w.ssm.sends != tt.notManaged+1 {
-				t.Errorf("SendCommand calls = %d, want %d", w.ssm.sends, tt.notManaged+1)
+			if sends := w.cloud.Count("SendCommand"); tt.notManaged > 0 && tt.notManaged < 100 && sends != tt.notManaged+1 {
+				t.Errorf("SendCommand calls = %d, want %d", sends, tt.notManaged+1)
 			}
 			if tt.wantStatus == "Success" {
-				if res.Outputs["CommandId"] != "cmd-1" || res.Outputs["Output"] != "hello\n" || res.Outputs["ResponseCode"] != int64(0) {
+				read := w.input(t, "GetCommandInvocation").(*ssm.GetCommandInvocationInput)
+				if res.Outputs["CommandId"] != aws.ToString(read.CommandId) || res.Outputs["Output"] != "hello\n" || res.Outputs["ResponseCode"] != int64(0) {
 					t.Errorf("outputs = %v", res.Outputs)
 				}
-				in := w.ssm.sendInput
+				in := w.input(t, "SendCommand").(*ssm.SendCommandInput)
 				if got := in.Parameters["commands"]; !reflect.DeepEqual(got, []string{"yum -y update", "echo done"}) || aws.ToInt32(in.TimeoutSeconds) != 600 {
 					t.Errorf("SendCommand input: %v %v", in.Parameters, in.TimeoutSeconds)
 				}
@@ -288,15 +300,15 @@ func TestChangeInstanceState(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := w.ec2.instances[id].state; got != tt.wantState {
+			if got := w.cloud.InstanceState(id); got != tt.wantState {
 				t.Errorf("state = %s, want %s", got, tt.wantState)
 			}
 			for op, n := range tt.wantCalls {
-				if got := w.ec2.count(op); got != n {
+				if got := w.cloud.Count(op); got != n {
 					t.Errorf("%s calls = %d, want %d", op, got, n)
 				}
 			}
-			if tt.wantState == ec2types.InstanceStateNameStopped && !aws.ToBool(w.ec2.stopInput.Force) {
+			if tt.wantState == ec2types.InstanceStateNameStopped && !aws.ToBool(w.input(t, "StopInstances").(*ec2.StopInstancesInput).Force) {
 				t.Error("Force not passed")
 			}
 			if term := w.env.Ledger.Instances()[0].Terminated; term != (tt.wantState == ec2types.InstanceStateNameTerminated) {
@@ -309,17 +321,15 @@ func TestChangeInstanceState(t *testing.T) {
 func TestChangeInstanceStateRetriesIncorrectState(t *testing.T) {
 	w := newWorld(t)
 	id := w.launch(t)
-	w.ec2.failOp["StartInstances"] = apiErr("IncorrectInstanceState")
+	w.cloud.Inject(faults.FailCalls("StartInstances", 1, -1, "IncorrectInstanceState", 400))
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		w.ec2.mu.Lock()
-		delete(w.ec2.failOp, "StartInstances")
-		w.ec2.mu.Unlock()
+		w.cloud.ClearFaults()
 	}()
 	if _, err := run(t, w, "aws:changeInstanceState", map[string]any{"InstanceIds": []any{id}, "DesiredState": "running"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := w.ec2.count("StartInstances"); n < 2 {
+	if n := w.cloud.Count("StartInstances"); n < 2 {
 		t.Errorf("StartInstances calls = %d, want retries", n)
 	}
 }
@@ -336,7 +346,7 @@ func TestCreateImage(t *testing.T) {
 		if res.Outputs["ImageState"] != "available" {
 			t.Errorf("ImageState = %v", res.Outputs["ImageState"])
 		}
-		in := w.ec2.createInput
+		in := w.input(t, "CreateImage").(*ec2.CreateImageInput)
 		if !aws.ToBool(in.NoReboot) || len(in.TagSpecifications) != 1 || in.TagSpecifications[0].ResourceType != ec2types.ResourceTypeImage {
 			t.Errorf("CreateImage input: noreboot=%v specs=%+v", aws.ToBool(in.NoReboot), in.TagSpecifications)
 		}
@@ -345,8 +355,8 @@ func TestCreateImage(t *testing.T) {
 			t.Fatalf("ledger = %+v", recs)
 		}
 		snap := recs[0].Snapshots[0]
-		if w.ec2.snapshots[snap]["amibake:execution-id"] != "exec-1" {
-			t.Errorf("snapshot tags = %v", w.ec2.snapshots[snap])
+		if tags := w.cloud.Tags(snap); tags["amibake:execution-id"] != "exec-1" {
+			t.Errorf("snapshot tags = %v", tags)
 		}
 		if !w.log.has("image_id", id) {
 			t.Error("image not logged")
@@ -354,8 +364,7 @@ func TestCreateImage(t *testing.T) {
 	})
 	t.Run("failed image: error with reason, still in the ledger", func(t *testing.T) {
 		w := newWorld(t)
-		w.ec2.imageFate = ec2types.ImageStateFailed
-		w.ec2.imageReason = "snapshot copy failed"
+		w.cloud.FailImages("Client.InternalError", "snapshot copy failed")
 		_, err := run(t, w, "aws:createImage", map[string]any{"InstanceId": w.launch(t), "ImageName": "golden"})
 		if err == nil || !strings.Contains(err.Error(), "is failed: Client.InternalError: snapshot copy failed") {
 			t.Fatalf("err = %v", err)
@@ -369,9 +378,10 @@ func TestCreateImage(t *testing.T) {
 func TestCreateImageLostAnswerIsRecovered(t *testing.T) {
 	w := newWorld(t)
 	inst := w.launch(t)
-	other, _ := w.image(t, nil) // same name, not this run's: must not be taken
-	w.ec2.images[other].name = "golden"
-	w.ec2.imageButErr = apiErr("InternalError")
+	// The same name and this run's tags on an image of another account: not
+	// this run's, must not be taken.
+	other, _ := w.cloud.AddImage(simcloud.Image{Name: "golden", Owner: "210987654321", Tags: runTags})
+	w.cloud.Inject(faults.LoseResponse("CreateImage", 1, "InternalError", 500))
 	_, err := run(t, w, "aws:createImage", map[string]any{"InstanceId": inst, "ImageName": "golden"})
 	if awsx.ErrorCode(err) != "InternalError" {
 		t.Fatalf("err = %v", err)
@@ -384,7 +394,7 @@ func TestCreateImageLostAnswerIsRecovered(t *testing.T) {
 
 func TestCopyImage(t *testing.T) {
 	w := newWorld(t)
-	w.ec2.ignoreCopyTags = true // as some EC2 implementations do
+	w.cloud.DropCopyTags() // as some EC2 implementations do
 	src, _ := w.image(t, nil)
 	res, err := run(t, w, "aws:copyImage", map[string]any{"SourceRegion": "eu-west-1", "SourceImageId": src, "ImageName": "copy", "Encrypted": true})
 	if err != nil {
@@ -394,12 +404,12 @@ func TestCopyImage(t *testing.T) {
 	if res.Outputs["ImageState"] != "available" || id == src {
 		t.Errorf("outputs = %v", res.Outputs)
 	}
-	in := w.ec2.copyInput
+	in := w.input(t, "CopyImage").(*ec2.CopyImageInput)
 	if aws.ToString(in.SourceRegion) != "eu-west-1" || !aws.ToBool(in.Encrypted) || len(in.TagSpecifications) != 2 {
 		t.Errorf("CopyImage input = %+v", in)
 	}
-	if w.ec2.images[id].tags["amibake:managed"] != "true" {
-		t.Errorf("copy not tagged after the fact: %v", w.ec2.images[id].tags)
+	if tags := w.cloud.Tags(id); tags["amibake:managed"] != "true" {
+		t.Errorf("copy not tagged after the fact: %v", tags)
 	}
 	if recs := w.env.Ledger.Images(); len(recs) != 1 || recs[0].ID != id || recs[0].Region != "us-east-1" {
 		t.Errorf("ledger = %+v", recs)
@@ -413,10 +423,10 @@ func TestDeleteImage(t *testing.T) {
 	if _, err := run(t, w, "aws:deleteImage", map[string]any{"ImageId": id}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.ec2.images[id]; ok {
+	if w.has(id) {
 		t.Error("image still registered")
 	}
-	if _, ok := w.ec2.snapshots[snap]; ok {
+	if w.has(snap) {
 		t.Error("snapshot still there")
 	}
 	if !w.env.Ledger.Images()[0].Deleted {
@@ -434,14 +444,18 @@ func TestCreateTags(t *testing.T) {
 	if _, err := run(t, w, "aws:createTags", map[string]any{"ResourceIds": []any{id}, "Tags": tags}); err != nil {
 		t.Fatal(err)
 	}
-	if w.ec2.instances[id].tags["Stage"] != "baked" {
-		t.Errorf("tags = %v", w.ec2.instances[id].tags)
+	if tags := w.cloud.Tags(id); tags["Stage"] != "baked" {
+		t.Errorf("tags = %v", tags)
 	}
 	if _, err := run(t, w, "aws:createTags", map[string]any{"ResourceIds": []any{"mi-1", "mi-2"}, "Tags": tags, "ResourceType": "ManagedInstance"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.ssm.tagged) != 2 || w.ssm.tagged[1].ResourceType != ssmtypes.ResourceTypeForTaggingManagedInstance || aws.ToString(w.ssm.tagged[1].Tags[0].Key) != "Stage" {
-		t.Errorf("ssm tagging = %+v", w.ssm.tagged)
+	tagged := w.cloud.Calls("AddTagsToResource")
+	if len(tagged) != 2 {
+		t.Fatalf("ssm tagging = %+v", tagged)
+	}
+	if in := tagged[1].Input.(*ssm.AddTagsToResourceInput); in.ResourceType != ssmtypes.ResourceTypeForTaggingManagedInstance || aws.ToString(in.Tags[0].Key) != "Stage" {
+		t.Errorf("ssm tagging = %+v", in)
 	}
 	if _, err := run(t, w, "aws:createTags", map[string]any{"ResourceIds": []any{id}, "Tags": tags, "ResourceType": "Bucket"}); err == nil {
 		t.Error("unknown ResourceType accepted")
@@ -478,7 +492,7 @@ func TestInvokeLambdaFunction(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.lambda.out = tt.out
+			w.cloud.OnInvoke(func(*lambda.InvokeInput) (*lambda.InvokeOutput, error) { return tt.out, nil })
 			res, err := run(t, w, "aws:invokeLambdaFunction", tt.in)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
@@ -487,8 +501,8 @@ func TestInvokeLambdaFunction(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if tt.wantPayload != "" && string(w.lambda.in.Payload) != tt.wantPayload {
-				t.Errorf("sent payload %s, want %s", w.lambda.in.Payload, tt.wantPayload)
+			if sent := w.input(t, "Invoke").(*lambda.InvokeInput).Payload; tt.wantPayload != "" && string(sent) != tt.wantPayload {
+				t.Errorf("sent payload %s, want %s", sent, tt.wantPayload)
 			}
 			if res.Outputs["StatusCode"] != int64(200) || res.Outputs["Payload"] != string(tt.out.Payload) ||
 				res.Outputs["FunctionError"] != aws.ToString(tt.out.FunctionError) || res.Outputs["LogResult"] != aws.ToString(tt.out.LogResult) {
@@ -500,7 +514,9 @@ func TestInvokeLambdaFunction(t *testing.T) {
 
 func TestInvokeLambdaFunctionUserOutputs(t *testing.T) {
 	w := newWorld(t)
-	w.lambda.out = &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(`{"ami":{"id":"ami-9"},"count":3}`)}
+	w.cloud.OnInvoke(func(*lambda.InvokeInput) (*lambda.InvokeOutput, error) {
+		return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(`{"ami":{"id":"ami-9"},"count":3}`)}, nil
+	})
 	res, err := run(t, w, "aws:invokeLambdaFunction", map[string]any{"FunctionName": "f"},
 		document.StepOutput{Name: "Ami", Selector: "$.Payload.ami.id", Type: "String"},
 		document.StepOutput{Name: "Count", Selector: "$.Payload.count", Type: "Integer"})
@@ -671,7 +687,7 @@ func TestExecuteAwsAPI(t *testing.T) {
 		t.Errorf("outputs = %v", res.Outputs)
 	}
 	res, err = run(t, w, "aws:executeAwsApi", map[string]any{"Service": "EC2", "Api": "describe_images", "ImageIds": []any{id}}, outs[3])
-	if err != nil || res.Outputs["Name"] != "img" {
+	if img, _ := w.cloud.Image(id); err != nil || res.Outputs["Name"] != aws.ToString(img.Name) {
 		t.Errorf("snake_case api / bare selector: %v %v", res.Outputs, err)
 	}
 
@@ -679,7 +695,7 @@ func TestExecuteAwsAPI(t *testing.T) {
 		in   map[string]any
 		want string
 	}{
-		{map[string]any{"Service": "s3", "Api": "ListBuckets"}, `"s3" is not supported here (supported: ec2, ssm)`},
+		{map[string]any{"Service": "s3", "Api": "ListBuckets"}, `"s3" is not supported here (supported: ec2, lambda, ssm)`},
 		{map[string]any{"Service": "ec2", "Api": "DescribeUnicorns"}, `ec2 has no API "DescribeUnicorns"`},
 		{map[string]any{"Service": "ec2", "Api": "DescribeImages", "ImageIdz": []any{id}}, `unknown field "ImageIdz"`},
 		{map[string]any{"Service": "ec2", "Api": "DeregisterImage", "ImageId": "ami-nope"}, "InvalidAMIID.NotFound"},
@@ -700,10 +716,13 @@ func TestExecuteAwsAPI(t *testing.T) {
 func TestWaitAndAssertAwsResourceProperty(t *testing.T) {
 	w := newWorld(t)
 	inst := w.launch(t)
-	// A pending image becomes available on the fake's next look.
-	w.ec2.mu.Lock()
-	id := w.ec2.newImage("", map[string]string{})
-	w.ec2.mu.Unlock()
+	// A pending image becomes available when the assertion has seen it pending.
+	id, _ := w.cloud.AddImage(simcloud.Image{State: ec2types.ImageStatePending})
+	w.cloud.Before("DescribeImages", func(n int, _ any) {
+		if n == 2 {
+			w.cloud.SetImageState(id, ec2types.ImageStateAvailable, nil)
+		}
+	})
 	in := map[string]any{"Service": "ec2", "Api": "DescribeImages", "ImageIds": []any{id},
 		"PropertySelector": "$.Images[0].State", "DesiredValues": []any{"available"}}
 
@@ -752,7 +771,7 @@ func TestLedgerAndCleanup(t *testing.T) {
 	w := newWorld(t)
 	live := w.launch(t)
 	gone := w.launch(t)
-	delete(w.ec2.instances, gone) // terminated and purged by someone else
+	w.cloud.Remove(gone) // terminated and purged by someone else
 	done := w.launch(t)
 	w.env.Ledger.InstanceTerminated(done)
 
@@ -763,7 +782,7 @@ func TestLedgerAndCleanup(t *testing.T) {
 	w.env.Ledger.RecordImage("us-east-1", keep)
 	other, otherSnap := w.image(t, nil)
 	w.env.Ledger.RecordImage("eu-west-1", other)
-	w.ec2.failID[otherSnap] = apiErr("UnauthorizedOperation")
+	w.cloud.Inject(faults.FailCalls("DeleteSnapshot", 1, -1, "UnauthorizedOperation", 403).Only(faults.Naming(otherSnap)))
 	vanished := "ami-vanished"
 	w.env.Ledger.RecordImage("us-east-1", vanished)
 
@@ -771,24 +790,24 @@ func TestLedgerAndCleanup(t *testing.T) {
 	defer cancel()
 	rep, err := Cleanup(ctx, w.env, CleanupOptions{TerminateInstances: true, DeleteImages: true, KeepImageIDs: []string{keep}})
 
-	if w.ec2.instances[live].state != ec2types.InstanceStateNameTerminated {
-		t.Errorf("live instance not terminated: %s", w.ec2.instances[live].state)
+	if st := w.cloud.InstanceState(live); st != ec2types.InstanceStateNameTerminated {
+		t.Errorf("live instance not terminated: %s", st)
 	}
 	if !reflect.DeepEqual(sorted(rep.Terminated), sorted([]string{live, gone})) {
 		t.Errorf("Terminated = %v (already-gone counts as done; already-terminated is not retried)", rep.Terminated)
 	}
 	for _, id := range []string{img, other, vanished} {
-		if _, ok := w.ec2.images[id]; ok {
+		if w.has(id) {
 			t.Errorf("image %s still registered", id)
 		}
 	}
-	if _, ok := w.ec2.images[keep]; !ok {
+	if !w.has(keep) {
 		t.Error("kept image removed")
 	}
-	if _, ok := w.ec2.snapshots[snap]; ok {
+	if w.has(snap) {
 		t.Error("snapshot not deleted")
 	}
-	if _, ok := w.ec2.snapshots[keepSnap]; !ok {
+	if !w.has(keepSnap) {
 		t.Error("kept image's snapshot deleted")
 	}
 	if len(rep.Failures) != 1 || rep.Failures[0].ID != otherSnap || rep.Failures[0].Kind != "snapshot" || rep.Failures[0].Region != "eu-west-1" {
@@ -801,10 +820,8 @@ func TestLedgerAndCleanup(t *testing.T) {
 		t.Errorf("Leftovers = %v", l)
 	}
 	regions := map[string]bool{}
-	for _, c := range w.ec2.calls {
-		if r, ok := strings.CutPrefix(c, "DeregisterImage@"); ok {
-			regions[r] = true
-		}
+	for _, c := range w.cloud.Calls("DeregisterImage") {
+		regions[c.Region] = true
 	}
 	if !regions["eu-west-1"] || !regions[""] {
 		t.Errorf("deregistrations by region = %v; the eu-west-1 image must be deregistered there", regions)
@@ -821,7 +838,7 @@ func TestLedgerAndCleanup(t *testing.T) {
 	}
 
 	// A second cleanup has nothing left to do but the failed snapshot.
-	delete(w.ec2.failID, otherSnap)
+	w.cloud.ClearFaults()
 	rep, err = Cleanup(ctx, w.env, CleanupOptions{TerminateInstances: true, DeleteImages: true, KeepImageIDs: []string{keep}})
 	if err != nil || len(rep.Terminated) != 0 || !reflect.DeepEqual(rep.DeletedSnapshots, []string{otherSnap}) {
 		t.Errorf("second cleanup: %+v %v", rep, err)
@@ -832,7 +849,7 @@ func TestCleanupReportsUnterminatable(t *testing.T) {
 	w := newWorld(t)
 	ok := w.launch(t)
 	stuck := w.launch(t)
-	w.ec2.failID[stuck] = apiErr("OperationNotPermitted")
+	w.cloud.Inject(faults.FailCalls("TerminateInstances", 1, -1, "OperationNotPermitted", 400).Only(faults.Naming(stuck)))
 	rep, err := Cleanup(context.Background(), w.env, CleanupOptions{TerminateInstances: true})
 	if err == nil || len(rep.Failures) != 1 || rep.Failures[0].ID != stuck || awsx.ErrorCode(rep.Failures[0].Err) != "OperationNotPermitted" {
 		t.Fatalf("rep = %+v err = %v", rep, err)

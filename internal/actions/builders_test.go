@@ -32,9 +32,7 @@ func TestBuilderTerminatedOutside(t *testing.T) {
 		t.Run(tt.action, func(t *testing.T) {
 			w := newWorld(t)
 			id := w.launch(t)
-			w.ec2.mu.Lock()
-			w.ec2.instances[id].state = ec2types.InstanceStateNameTerminated
-			w.ec2.mu.Unlock()
+			w.cloud.SetInstanceState(id, ec2types.InstanceStateNameTerminated, "")
 			_, err := run(t, w, tt.action, tt.in(id))
 			var bg *BuilderGoneError
 			if !errors.As(err, &bg) || bg.InstanceID != id {
@@ -43,7 +41,7 @@ func TestBuilderTerminatedOutside(t *testing.T) {
 			if want := "instance " + id + " was terminated outside this bake (state terminated)"; err.Error() != want {
 				t.Errorf("message %q, want %q", err, want)
 			}
-			if n := w.ec2.count("StopInstances") + w.ec2.count("StartInstances") + w.ec2.count("CreateImage"); n != 0 {
+			if n := w.cloud.Count("StopInstances") + w.cloud.Count("StartInstances") + w.cloud.Count("CreateImage"); n != 0 {
 				t.Errorf("%d state changes or images asked of a terminated builder", n)
 			}
 		})

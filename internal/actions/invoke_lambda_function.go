@@ -57,7 +57,7 @@ func (invokeLambdaFunction) Run(ctx context.Context, env *Env, step *document.St
 		return err
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("Invoke %s: %w", fn, err)
+		return Result{}, fmt.Errorf("lambda Invoke %s: %w", fn, err)
 	}
 	out := Result{Outputs: map[string]any{
 		"StatusCode":    int64(res.StatusCode),

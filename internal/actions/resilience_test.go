@@ -7,6 +7,8 @@ import (
 	"time"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // stormLength exceeds what the SDK's own retries absorb (3 attempts).
@@ -18,7 +20,7 @@ func TestThrottlingNeverFails(t *testing.T) {
 	tests := []struct {
 		op  string
 		run func(t *testing.T, w *world) error
-		// check looks at the fake after the call.
+		// check looks at the cloud after the call.
 		check func(t *testing.T, w *world)
 	}{
 		{"RunInstances", func(t *testing.T, w *world) error {
@@ -47,9 +49,9 @@ func TestThrottlingNeverFails(t *testing.T) {
 			_, err := Cleanup(context.Background(), w.env, CleanupOptions{TerminateInstances: true})
 			return err
 		}, func(t *testing.T, w *world) {
-			for id, in := range w.ec2.instances {
-				if in.state != ec2types.InstanceStateNameTerminated {
-					t.Errorf("instance %s is %s", id, in.state)
+			for _, r := range w.env.Ledger.Instances() {
+				if st := w.cloud.InstanceState(r.ID); st != ec2types.InstanceStateNameTerminated {
+					t.Errorf("instance %s is %s", r.ID, st)
 				}
 			}
 		}},
@@ -60,8 +62,8 @@ func TestThrottlingNeverFails(t *testing.T) {
 			_, err := Cleanup(context.Background(), w.env, CleanupOptions{DeleteImages: true})
 			return err
 		}, func(t *testing.T, w *world) {
-			if len(w.ec2.images)+len(w.ec2.snapshots) != 0 {
-				t.Errorf("left %d images and %d snapshots", len(w.ec2.images), len(w.ec2.snapshots))
+			if images, snaps := w.cloud.Images(), w.cloud.Snapshots(); len(images)+len(snaps) != 0 {
+				t.Errorf("left images %v and snapshots %v", images, snaps)
 			}
 		}},
 		{"DescribeImages", func(t *testing.T, w *world) error {
@@ -72,12 +74,12 @@ func TestThrottlingNeverFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.op, func(t *testing.T) {
 			w := newWorld(t)
-			w.ec2.throttle[tt.op] = stormLength
+			w.cloud.Inject(faults.ThrottleStorm(tt.op, 1, stormLength))
 			if err := tt.run(t, w); err != nil {
 				t.Fatalf("throttling failed the call: %v", err)
 			}
-			if left := w.ec2.throttle[tt.op]; left != 0 {
-				t.Fatalf("the storm was not reached (%d throttles left)", left)
+			if n := w.cloud.Faults().Injected(); n != stormLength {
+				t.Fatalf("the storm was not reached (%d of %d throttles)", n, stormLength)
 			}
 			if tt.check != nil {
 				tt.check(t, w)
@@ -121,7 +123,7 @@ func TestDiscoverFindsUnrecordedResources(t *testing.T) {
 	}
 
 	// Listing failures are reported, not fatal.
-	w.ec2.failOp["DescribeInstances"] = apiErr("UnauthorizedOperation")
+	w.cloud.Inject(faults.FailCalls("DescribeInstances", 1, -1, "UnauthorizedOperation", 403))
 	if _, err := Discover(context.Background(), w.env, "amibake:execution-id"); err == nil {
 		t.Error("a failed listing is not reported")
 	}

@@ -10,26 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
-// secretSSM returns one SecureString, decrypted when asked.
-type secretSSM struct{}
-
-func (secretSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
-	v := "AQICAHh-ciphertext"
-	if aws.ToBool(in.WithDecryption) {
-		v = `db"pa&ss<>\é`
-	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
-		Name: in.Name, Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(v), Version: 3,
-	}}, nil
-}
-
-// secretIAM makes access keys.
+// secretIAM makes access keys (the simulated cloud has no IAM).
 type secretIAM struct{}
 
 func (secretIAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput, _ ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
@@ -42,7 +27,8 @@ func (secretIAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput
 // that the engine hides them; other fields, and ciphertext, are not.
 func TestExecuteAwsAPISecrets(t *testing.T) {
 	w := newWorld(t)
-	w.env.Clients.Raw = map[string]any{"ssm": secretSSM{}, "iam": secretIAM{}}
+	w.cloud.PutParameter("/db", `db"pa&ss<>\é`, true)
+	w.env.Clients.Raw = map[string]any{"ssm": w.cloud.SSM(), "iam": secretIAM{}}
 	outs := []document.StepOutput{
 		{Name: "Value", Selector: "$.Parameter.Value"},
 		{Name: "Version", Selector: "$.Parameter.Version", Type: "Integer"},

@@ -31,10 +31,7 @@ func TestSweep(t *testing.T) {
 	dead := w.put(t, LaunchToken("exec-dead", ""), ec2types.InstanceStateNameStopped, deadTags)
 	deadImage, deadSnap := w.imageFrom(t, dead, deadTags)
 	goneImage, orphan := w.imageFrom(t, dead, deadTags)
-	w.ec2.mu.Lock()
-	delete(w.ec2.images, goneImage)
-	w.ec2.snapDesc[orphan] = "Created by CreateImage(" + dead + ") for " + goneImage
-	w.ec2.mu.Unlock()
+	w.cloud.Remove(goneImage) // its snapshot keeps AWS's description
 
 	// Another workspace's bake of the same recipe, alive: builder and image.
 	liveTags := tags("exec-live", live)
@@ -65,7 +62,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := func(id string) ec2types.InstanceStateName { return w.ec2.instances[id].state }
+	state := w.cloud.InstanceState
 	if state(dead) != ec2types.InstanceStateNameTerminated {
 		t.Errorf("dead run's builder is %s, want terminated", state(dead))
 	}
@@ -75,22 +72,22 @@ func TestSweep(t *testing.T) {
 		}
 	}
 	for _, id := range []string{deadImage} {
-		if _, ok := w.ec2.images[id]; ok {
+		if w.has(id) {
 			t.Errorf("dead run's image %s not removed", id)
 		}
 	}
 	for _, id := range []string{liveImage, forgedImage, strayImage, done, inState} {
-		if _, ok := w.ec2.images[id]; !ok {
+		if !w.has(id) {
 			t.Errorf("image %s was removed", id)
 		}
 	}
 	for _, s := range []string{deadSnap, orphan} {
-		if _, ok := w.ec2.snapshots[s]; ok {
+		if w.has(s) {
 			t.Errorf("dead run's snapshot %s not removed", s)
 		}
 	}
 	for _, s := range []string{liveSnap, forgedSnap, straySnap, doneSnap, inStateSnap} {
-		if _, ok := w.ec2.snapshots[s]; !ok {
+		if !w.has(s) {
 			t.Errorf("snapshot %s was removed", s)
 		}
 	}

@@ -26,23 +26,21 @@ type judgeFunc[T any] func(id string, v T, found bool, age time.Duration) (T, bo
 // each tick it describes the union of all ids being waited on (one call per
 // chunkSize ids) and hands each waiter its part. Each waiter keeps its own
 // schedule; the loop wakes at the earliest due one, and a tick serves all,
-// each waiter planning its next look from the answer it just got.
-//
-// With a Solo policy there is no loop: each waiter polls alone, as other tools
-// do, so that benchmarks can compare.
+// each waiter planning its next look from the answer it just got. A new
+// waiter is due at once; those arriving while a Describe is under way share
+// the next one, sent as soon as it returns.
 type ticker[T any] struct {
 	kind     string // "instance", "image": for messages
 	lane     string // the Pacer lane of the batched call
 	describe describeFunc[T]
 	state    func(T) string
 
-	mu       sync.Mutex
-	policy   Policy
-	waiters  map[*waiter[T]]struct{}
-	running  bool
-	wake     chan struct{}
-	ticks    int
-	lastTick time.Time
+	mu      sync.Mutex
+	policy  Policy
+	waiters map[*waiter[T]]struct{}
+	running bool
+	wake    chan struct{}
+	ticks   int
 }
 
 type waiter[T any] struct {
@@ -110,10 +108,6 @@ func (t *ticker[T]) wait(ctx context.Context, ids []string, tr Transition, judge
 	t.mu.Lock()
 	p := t.policy.For(tr)
 	w.sched = p.schedule()
-	if p.Solo {
-		t.mu.Unlock()
-		return t.waitAlone(ctx, w, p)
-	}
 	w.due = now.Add(p.Spread(w.sched.first()))
 	t.waiters[w] = struct{}{}
 	if !t.running {
@@ -142,50 +136,6 @@ func (t *ticker[T]) wait(ctx context.Context, ids []string, tr Transition, judge
 		}
 		return nil, fmt.Errorf("stopped waiting for %s: %w", msg, ctx.Err())
 	}
-}
-
-// waitAlone polls for one waiter only, on its own schedule.
-func (t *ticker[T]) waitAlone(ctx context.Context, w *waiter[T], p Policy) (map[string]T, error) {
-	var failed error
-	err := Poll(ctx, p, func(ctx context.Context) (bool, error) {
-		found, err := t.describe(ctx, w.ids)
-		if err != nil {
-			return false, err
-		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		age := time.Since(w.start)
-		for _, id := range w.ids {
-			if _, ok := w.done[id]; ok {
-				continue
-			}
-			v, ok := found[id]
-			if ok {
-				w.last[id] = v
-			}
-			out, done, err := w.judge(id, v, ok, age)
-			if err != nil {
-				failed = err
-				return true, nil
-			}
-			if done {
-				w.done[id] = out
-			}
-		}
-		return len(w.done) == len(w.ids), nil
-	})
-	switch {
-	case failed != nil:
-		return nil, failed
-	case err != nil && ctx.Err() != nil:
-		t.mu.Lock()
-		msg := t.pendingText(w)
-		t.mu.Unlock()
-		return nil, fmt.Errorf("stopped waiting for %s: %w", msg, ctx.Err())
-	case err != nil:
-		return nil, err
-	}
-	return w.done, nil
 }
 
 // pendingText says what each unfinished id last looked like. Caller holds mu.
@@ -220,11 +170,6 @@ func (t *ticker[T]) loop() {
 				next = w.due
 			}
 		}
-		// Waiters that want a look at once arrive one by one; spacing the
-		// ticks lets them share one.
-		if soonest := t.lastTick.Add(t.policy.Initial / minTickDivisor); next.Before(soonest) {
-			next = soonest
-		}
 		t.mu.Unlock()
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
@@ -237,10 +182,6 @@ func (t *ticker[T]) loop() {
 		t.tick()
 	}
 }
-
-// minTickDivisor: two ticks of one watcher are at least Initial/minTickDivisor
-// apart.
-const minTickDivisor = 4
 
 // callTimeout bounds one Describe; the loop belongs to no single caller, so it
 // cannot borrow a caller's context.
@@ -257,7 +198,6 @@ func (t *ticker[T]) tick() {
 	_ = p.Pacer.wait(ctx, t.lane)
 
 	t.mu.Lock()
-	t.lastTick = time.Now()
 	serving := make([]*waiter[T], 0, len(t.waiters))
 	var ids []string
 	for w := range t.waiters {

@@ -66,16 +66,6 @@ func (p *Pacer) Pace() float64 {
 	return math.Exp(p.logPace)
 }
 
-// Known reports whether a transition has been observed yet.
-func (p *Pacer) Known() bool {
-	if p == nil {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen > 0
-}
-
 // pace returns w stretched by the current pace; Every never drops below a
 // quarter of floor.
 func (p *Pacer) pace(w Window, floor time.Duration) Window {

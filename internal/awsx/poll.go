@@ -47,22 +47,22 @@ func DefaultExpectations() map[Transition]Window {
 
 // Policy is how a wait polls.
 //
-// A wait for a transition listed in Expect looks sparsely until the window
-// opens (at a fifth of Window.Min, then each gap 0.6 times the time already
-// waited), every Window.Every inside the window, and with gaps growing to Max
-// once it is over. Windows are stretched or shrunk by the pace the Pacer has
-// observed, so that a cloud faster or slower than expected is soon followed;
-// until the Pacer has seen a transition end, a batched wait also takes a first
-// look after Initial, so that an emulator that changes state at once is not
-// waited on.
+// A wait for a transition takes its first look right after the call that
+// started it: a change may be over by then (an emulator changes state at once,
+// an instance may be stopped already). After that, a wait for a transition
+// listed in Expect looks sparsely until the window opens (at a fifth of
+// Window.Min, then each gap 0.6 times the time already waited), every
+// Window.Every inside the window, and with gaps growing to Max once it is
+// over. Windows are stretched or shrunk by the pace the Pacer has observed, so
+// that a cloud faster or slower than expected is soon followed.
 //
-// Any other wait is open-ended: the first look comes after Initial and each
-// gap is Initial plus (Factor-1) times the time already waited, capped at Max
-// (the continuous form of multiplying the interval by Factor each time).
+// Any other wait is open-ended: each gap is Initial plus (Factor-1) times the
+// time already waited, capped at Max (the continuous form of multiplying the
+// interval by Factor each time). A batched wait for no transition (a watch
+// over something no call of ours changes) first looks after Initial.
 //
 // Every gap is spread by ±Jitter (a fraction) so that many pollers do not line
-// up. All durations are plain values so that a simulated cloud can run the
-// same waits scaled down in time (see Scaled).
+// up.
 type Policy struct {
 	Initial time.Duration
 	Max     time.Duration
@@ -72,10 +72,6 @@ type Policy struct {
 	// Expect maps the transitions with a usual duration to their window; nil
 	// makes every wait open-ended.
 	Expect map[Transition]Window
-
-	// Solo makes every wait poll on its own, unbatched and sharing nothing:
-	// how other tools wait. It exists to compare them in benchmarks.
-	Solo bool
 
 	// Pacer is the state every wait of the process shares: the spacing that
 	// throttling imposed, and the pace of the cloud. Nil shares nothing.
@@ -107,27 +103,6 @@ func (p Policy) For(t Transition) Policy {
 	return p
 }
 
-// Scaled divides every duration of the policy by factor, for a simulated cloud
-// whose clock runs factor times faster. The result has a Pacer of its own.
-func (p Policy) Scaled(factor float64) Policy {
-	if factor <= 0 {
-		return p
-	}
-	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / factor) }
-	p.Initial, p.Max = div(p.Initial), div(p.Max)
-	if p.Expect != nil {
-		scaled := make(map[Transition]Window, len(p.Expect))
-		for t, w := range p.Expect {
-			scaled[t] = Window{Min: div(w.Min), Max: div(w.Max), Every: div(w.Every)}
-		}
-		p.Expect = scaled
-	}
-	if p.Pacer != nil {
-		p.Pacer = NewPacer()
-	}
-	return p
-}
-
 func (p Policy) normalized() Policy {
 	if p.Initial <= 0 {
 		p.Initial = time.Second
@@ -143,9 +118,6 @@ func (p Policy) normalized() Policy {
 	}
 	if p.Jitter > 1 {
 		p.Jitter = 1
-	}
-	if p.Solo {
-		p.Pacer = nil
 	}
 	return p
 }
@@ -217,7 +189,7 @@ type schedule struct {
 func (p Policy) schedule() schedule {
 	p = p.normalized()
 	s := schedule{p: p, pacer: p.Pacer}
-	if w, ok := p.Expect[p.transition]; ok && w.Max > 0 && !p.Solo {
+	if w, ok := p.Expect[p.transition]; ok && w.Max > 0 {
 		s.windowed = true
 		s.base = w
 	}
@@ -253,18 +225,12 @@ func (s schedule) next(t time.Duration) time.Duration {
 	return grow(w.Every, t-w.Max)
 }
 
-// first is the gap before the first look of a batched wait. An agent may be
-// online already (a second command on the same instance) and an emulator ends
-// commands at once: those look at once. Other transitions have only just
-// been asked for: the first look comes after Initial, so that a cloud far
-// faster than expected (an emulator) is noticed soon, until the Pacer has seen
-// a transition end; then the schedule's own first look.
+// first is the gap before the first look of a batched wait: none for a wait
+// for a transition, which follows the call that started it; Initial for a
+// watch.
 func (s schedule) first() time.Duration {
-	switch {
-	case s.p.transition == AgentRegistration || s.p.transition == CommandRun:
+	if s.p.transition != "" {
 		return 0
-	case s.windowed && s.pacer.Known():
-		return s.next(0)
 	}
 	return s.p.Initial
 }

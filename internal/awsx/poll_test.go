@@ -2,7 +2,10 @@ package awsx
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,13 +50,13 @@ func TestScheduleGaps(t *testing.T) {
 			}
 		})
 	}
-	if p.For(InstanceLaunch).schedule().first() != p.Initial {
-		t.Error("before any transition was seen, a batched wait must look after Initial")
+	for _, tr := range []Transition{InstanceLaunch, InstanceStop, ImageCreate, AgentRegistration, CommandRun} {
+		if got := p.For(tr).schedule().first(); got != 0 {
+			t.Errorf("a wait for %s first looks after %s, want right after the call that started it", tr, got)
+		}
 	}
-	solo := p
-	solo.Solo = true
-	if got := solo.For(InstanceLaunch).schedule().next(100 * ms); got != 60*ms {
-		t.Errorf("a Solo policy ignores windows: next = %s, want 60ms", got)
+	if got := p.schedule().first(); got != p.Initial {
+		t.Errorf("a watch first looks after %s, want Initial", got)
 	}
 }
 
@@ -62,8 +65,8 @@ func TestPacerLearnsPace(t *testing.T) {
 	s := p.For(InstanceLaunch).schedule()
 
 	s.observe(0, 50*ms) // over at its first look: says nothing
-	if p.Pacer.Known() || p.Pacer.Pace() != 1 {
-		t.Fatalf("a wait over at once moved the pace: known %v, pace %.2f", p.Pacer.Known(), p.Pacer.Pace())
+	if p.Pacer.seen != 0 || p.Pacer.Pace() != 1 {
+		t.Fatalf("a wait over at once moved the pace: seen %d, pace %.2f", p.Pacer.seen, p.Pacer.Pace())
 	}
 	s.observe(500*ms, 540*ms) // inside the window: as expected
 	if pace := p.Pacer.Pace(); pace != 1 {
@@ -83,8 +86,8 @@ func TestPacerLearnsPace(t *testing.T) {
 	if got := fast.next(100 * ms); got != 8*ms {
 		t.Errorf("gap inside the shrunk window = %s, want 8ms", got)
 	}
-	if fast.first() != fast.next(0) {
-		t.Error("once the pace is known, a batched wait skips the look after Initial")
+	if fast.first() != 0 {
+		t.Error("whatever the pace, a wait looks right after the call that started it")
 	}
 	// An expected duration pulls the pace half-way back.
 	fast.observe(500*ms, 540*ms)
@@ -120,26 +123,8 @@ func TestPacerThrottleSpacing(t *testing.T) {
 	var nilPacer *Pacer
 	nilPacer.throttled("x", base)
 	nilPacer.ok("x")
-	if nilPacer.Pace() != 1 || nilPacer.Known() || nilPacer.Gap("x") != 0 {
+	if nilPacer.Pace() != 1 || nilPacer.Gap("x") != 0 {
 		t.Error("a nil Pacer must share nothing")
-	}
-}
-
-func TestPolicyScaled(t *testing.T) {
-	p := DefaultPolicy()
-	s := p.Scaled(100)
-	if s.Initial != 10*ms || s.Max != 100*ms {
-		t.Errorf("scaled Initial/Max = %s/%s, want 10ms/100ms", s.Initial, s.Max)
-	}
-	w, sw := p.Expect[ImageCreate], s.Expect[ImageCreate]
-	if sw.Min != w.Min/100 || sw.Max != w.Max/100 || sw.Every != w.Every/100 {
-		t.Errorf("scaled window = %+v, want %+v / 100", sw, w)
-	}
-	if s.Pacer == p.Pacer || s.Pacer == nil {
-		t.Error("a scaled policy needs a Pacer of its own")
-	}
-	if p.Expect[ImageCreate] != w {
-		t.Error("scaling changed the original policy's windows")
 	}
 }
 
@@ -164,5 +149,80 @@ func TestPollThrottleSharedThroughPacer(t *testing.T) {
 	}
 	if p.Pacer.Gap("poll") != 0 || p.Pacer.Gap(string(CommandRun)) != 0 {
 		t.Error("other lanes were slowed down")
+	}
+}
+
+func TestPoll(t *testing.T) {
+	throttle := &smithy.GenericAPIError{Code: "Throttling"}
+	fatal := &smithy.GenericAPIError{Code: "AccessDenied"}
+	tests := []struct {
+		name      string
+		results   []error // nil = not done yet; the check is done after the list
+		timeout   time.Duration
+		wantErr   string
+		wantIs    error
+		wantCalls int
+	}{
+		{name: "done at once", wantCalls: 1},
+		{name: "done on the third check", results: []error{nil, nil}, wantCalls: 3},
+		{name: "throttles are waited out", results: []error{throttle, throttle, throttle}, wantCalls: 4},
+		{name: "other errors fail at once", results: []error{nil, fatal}, wantErr: "AccessDenied", wantCalls: 2},
+		{name: "deadline", results: make([]error, 1000), timeout: 40 * time.Millisecond, wantIs: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			calls := 0
+			err := Poll(ctx, Policy{Initial: time.Millisecond, Max: 4 * time.Millisecond, Factor: 2, Jitter: 0.5}, func(context.Context) (bool, error) {
+				calls++
+				if calls > len(tt.results) {
+					return true, nil
+				}
+				return false, tt.results[calls-1]
+			})
+			switch {
+			case tt.wantIs != nil:
+				if !errors.Is(err, tt.wantIs) {
+					t.Fatalf("err = %v, want %v", err, tt.wantIs)
+				}
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			if tt.wantCalls > 0 && calls != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestPolicyGrowth(t *testing.T) {
+	p := Policy{Initial: time.Second, Max: 10 * time.Second, Factor: 1.5}
+	var got []time.Duration
+	d := p.Initial
+	for range 8 {
+		got = append(got, d)
+		d = p.Grow(d)
+	}
+	want := "[1s 1.5s 2.25s 3.375s 5.0625s 7.59375s 10s 10s]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("schedule = %v, want %s", got, want)
+	}
+	if b := p.backoff(3 * time.Second); b != 6750*time.Millisecond {
+		t.Errorf("backoff(3s) = %s, want 6.75s", b)
+	}
+	j := Policy{Initial: time.Second, Max: time.Second, Factor: 1, Jitter: 0.2}
+	for range 100 {
+		if s := j.Spread(time.Second); s < 800*time.Millisecond || s > 1200*time.Millisecond {
+			t.Fatalf("Spread out of ±20%%: %s", s)
+		}
 	}
 }

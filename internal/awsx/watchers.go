@@ -266,11 +266,11 @@ func (w *CommandWatcher) SetPolicy(p Policy) { w.t.setPolicy(p) }
 
 // Wait returns once ListCommands reports the command ended, whatever its
 // status; the caller then reads the invocations once. A command that stays
-// unlisted past the grace period returns too, and so does any wait under a
-// Solo policy or once ListCommands turned out to be unavailable: the caller's
-// own polling of the invocations takes over. An error means ctx ended first.
+// unlisted past the grace period returns too, and so does any wait once
+// ListCommands turned out to be unavailable: the caller's own polling of the
+// invocations takes over. An error means ctx ended first.
 func (w *CommandWatcher) Wait(ctx context.Context, commandID string) error {
-	if w.unavailable.Load() || w.t.currentPolicy().Solo || commandID == "" {
+	if w.unavailable.Load() || commandID == "" {
 		return nil
 	}
 	w.mu.Lock()
@@ -395,12 +395,11 @@ func NewAgentWatcher(api InstanceInformationAPI, p Policy) *AgentWatcher {
 func (w *AgentWatcher) SetPolicy(p Policy) { w.t.setPolicy(p) }
 
 // WaitManaged waits until the agent of every instance reports Online and
-// returns true. It returns false at once under a Solo policy, and false as
-// soon as the call turns out to be unavailable: the caller then finds out by
-// sending its command. An error means ctx ended first; it says what each
-// agent last looked like.
+// returns true. It returns false as soon as the call turns out to be
+// unavailable: the caller then finds out by sending its command. An error
+// means ctx ended first; it says what each agent last looked like.
 func (w *AgentWatcher) WaitManaged(ctx context.Context, ids []string) (bool, error) {
-	if w.unavailable.Load() || w.t.currentPolicy().Solo {
+	if w.unavailable.Load() {
 		return false, nil
 	}
 	judge := func(id string, info ssmtypes.InstanceInformation, found bool, _ time.Duration) (ssmtypes.InstanceInformation, bool, error) {

@@ -15,7 +15,7 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
-	"github.com/amibake/terraform-provider-amibake/internal/simcloud"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 // pipeline is the six-step recipe every benchmark bake runs: launch, run a
@@ -48,19 +48,39 @@ func pipelineDoc() (*document.Document, error) { return document.Parse([]byte(pi
 type contender struct {
 	name   string
 	policy awsx.Policy
+	// alone: every bake waits on its own, as other tools do (see clients).
+	alone bool
 }
 
 // contenders: amibake's own policy with its batching watchers, and the peers'
-// policies, each wait polling alone as those tools do.
+// policies, each bake polling alone as those tools do.
 func contenders() []contender {
 	all := []contender{
-		{"amibake", awsx.DefaultPolicy()},
+		{name: "amibake", policy: awsx.DefaultPolicy()},
 		// Packer amazon-ebs (AWS SDK waiters): 15 s doubling to 120 s.
-		{"packer", awsx.Policy{Initial: 15 * time.Second, Max: 120 * time.Second, Factor: 2, Solo: true}},
+		{name: "packer", policy: awsx.Policy{Initial: 15 * time.Second, Max: 120 * time.Second, Factor: 2}, alone: true},
 		// terraform-provider-aws's generic state waiter: 100 ms doubling to 10 s.
-		{"tf-aws", awsx.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Factor: 2, Solo: true}},
+		{name: "tf-aws", policy: awsx.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Factor: 2}, alone: true},
 	}
 	return only(all, "AMIBAKE_BENCH_POLICIES", func(c contender) string { return c.name })
+}
+
+// clients is the bundle a bake of c runs with. amibake's is built once per
+// process (shared is nil the first time) and shared by every bake in it, as in
+// the provider. A peer's bake gets a bundle of its own, with no window (the
+// peers' policies have none) and no Pacer, sharing nothing with other bakes;
+// it follows its command's invocation and probes the agent with SendCommand
+// itself, without the batched ListCommands and DescribeInstanceInformation.
+func (c contender) clients(cloud *simcloud.Cloud, shared *awsx.Clients) *awsx.Clients {
+	if !c.alone {
+		if shared == nil {
+			shared = cloud.Clients(cloud.Policy(c.policy))
+		}
+		return shared
+	}
+	cl := cloud.Clients(cloud.Policy(c.policy))
+	cl.Commands, cl.Agents = nil, nil
+	return cl
 }
 
 // only keeps the items named in the comma-separated environment variable, or
@@ -83,12 +103,17 @@ type scenario struct {
 	name      string
 	about     string
 	durations simcloud.Durations
+	// instant: an emulator, whose changes take no time; the scenario runs in
+	// real time and measures what a bake adds over the emulator's own time.
+	instant bool
 }
 
 func scenarios() []scenario {
 	all := []scenario{
-		{"typical", "AWS durations as expected", simcloud.Typical()},
-		{"5x-faster", "every transition 5x faster than expected", simcloud.Typical().Faster(5)},
+		{name: "typical", about: "AWS durations as expected", durations: simcloud.Typical()},
+		{name: "5x-faster", about: "every transition 5x faster than expected", durations: simcloud.Typical().Faster(5)},
+		{name: "instant", about: "an emulator: every change done when its call returns, 2-8 ms per call, real time",
+			durations: simcloud.Instant(), instant: true},
 	}
 	return only(all, "AMIBAKE_BENCH_SCENARIOS", func(s scenario) string { return s.name })
 }
@@ -119,6 +144,15 @@ func loadSettings() settings {
 }
 
 func (s settings) cloud(sc scenario) *simcloud.Cloud {
+	if sc.instant {
+		// Like moto_server on this machine, in real time.
+		return simcloud.New(simcloud.Config{
+			Seed:      s.seed,
+			Durations: sc.durations,
+			Scale:     1,
+			Latency:   simcloud.Range{Min: 2 * time.Millisecond, Max: 8 * time.Millisecond},
+		})
+	}
 	return simcloud.New(simcloud.Config{
 		Seed:      s.seed,
 		Durations: sc.durations,
@@ -131,7 +165,8 @@ func (s settings) cloud(sc scenario) *simcloud.Cloud {
 func sourceImage(i int) string { return fmt.Sprintf("ami-0bench%07d", i) }
 
 type bakeResult struct {
-	ratio float64 // wall / ideal
+	ratio float64       // wall / ideal
+	wall  time.Duration // simulated
 	err   error
 	// late is how much longer than AWS's own time each step took (simulated).
 	late map[string]time.Duration
@@ -166,7 +201,7 @@ func bake(ctx context.Context, doc *document.Document, cloud *simcloud.Cloud, cl
 			late["other"] -= d
 		}
 	}
-	return bakeResult{ratio: float64(wall) / float64(ideal), err: err, late: late}
+	return bakeResult{ratio: float64(wall) / float64(ideal), wall: wall, err: err, late: late}
 }
 
 // lateness averages the per-step lateness of bakes, in simulated seconds.
@@ -190,6 +225,8 @@ type singleResult struct {
 	perOp  map[string]float64 // calls per bake, by operation
 	bakes  []bakeResult
 	ratios []float64
+	// added is, per bake, its wall time less the cloud's own time (seconds).
+	added  []float64
 	calls  float64 // per bake
 	failed int
 }
@@ -204,8 +241,7 @@ func runSingles(doc *document.Document, s settings, sc scenario, c contender) si
 		go func() {
 			defer wg.Done()
 			cloud := s.cloud(sc)
-			clients := cloud.Clients(c.policy.Scaled(s.scale))
-			r := bake(context.Background(), doc, cloud, clients, i)
+			r := bake(context.Background(), doc, cloud, c.clients(cloud, nil), i)
 			mu.Lock()
 			defer mu.Unlock()
 			st := cloud.Stats()
@@ -222,6 +258,7 @@ func runSingles(doc *document.Document, s settings, sc scenario, c contender) si
 				return
 			}
 			out.ratios = append(out.ratios, r.ratio)
+			out.added = append(out.added, (r.wall - st.Busy).Seconds())
 		}()
 	}
 	wg.Wait()
@@ -240,13 +277,13 @@ type concurrentResult struct {
 	stats     simcloud.Stats
 }
 
-// runConcurrent runs every bake at once in one process: one client bundle,
-// so one set of watchers and one Pacer, as one `terraform apply` of many
-// images would.
+// runConcurrent runs every bake at once in one process and one cloud: for
+// amibake, one client bundle, so one set of watchers and one Pacer, as one
+// `terraform apply` of many images would.
 func runConcurrent(doc *document.Document, s settings, sc scenario, c contender) concurrentResult {
 	runtime.GC()
 	cloud := s.cloud(sc)
-	clients := cloud.Clients(c.policy.Scaled(s.scale))
+	shared := c.clients(cloud, nil)
 
 	stop := make(chan struct{})
 	peak := make(chan uint64)
@@ -275,7 +312,7 @@ func runConcurrent(doc *document.Document, s settings, sc scenario, c contender)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = bake(context.Background(), doc, cloud, clients, i)
+			results[i] = bake(context.Background(), doc, cloud, c.clients(cloud, shared), i)
 		}()
 	}
 	wg.Wait()

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // refreshImages is how many amibake_image resources the refresh measures.

@@ -25,7 +25,7 @@ func TestSimulatedBakes(t *testing.T) {
 	amibake := contenders()[0]
 
 	cloud := s.cloud(sc)
-	clients := cloud.Clients(amibake.policy.Scaled(s.scale))
+	clients := amibake.clients(cloud, nil)
 	res, err := engine.Run(context.Background(), doc, map[string]string{"SourceAmiId": sourceImage(0)}, engine.Options{Clients: clients})
 	if err != nil {
 		t.Fatalf("bake: %v", err)
@@ -53,7 +53,7 @@ func TestSimulatedBakes(t *testing.T) {
 
 	const bakes = 20
 	cloud = s.cloud(sc)
-	clients = cloud.Clients(amibake.policy.Scaled(s.scale))
+	clients = amibake.clients(cloud, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, bakes)
 	for i := range bakes {

@@ -4,157 +4,81 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
-// fakeEC2 keeps instances and images in memory and records the calls that
-// remove them, with whether their context was already done.
-type fakeEC2 struct {
-	awsx.EC2API
+// cloud is the simulated cloud of a run: the scripted actions put their
+// instances and images there as the real ones would, and the run's calls are
+// read back from its log.
+type cloud struct{ *simcloud.Cloud }
 
-	mu        sync.Mutex
-	instances map[string]ec2types.InstanceStateName
-	images    map[string]ec2types.Image
-	snapshots map[string]bool
-	calls     []string
-	deadCtx   []string // calls made with a done context
-	// denyTerminate fails TerminateInstances for these ids.
-	denyTerminate []string
-}
+func newCloud() cloud { return cloud{simcloud.NewInstant()} }
 
-func newFakeEC2() *fakeEC2 {
-	return &fakeEC2{instances: map[string]ec2types.InstanceStateName{}, images: map[string]ec2types.Image{}, snapshots: map[string]bool{}}
-}
+// launch and bake are what the scripted runInstances and createImage actions do.
+func (c cloud) launch(id string) { c.AddInstance(simcloud.Instance{ID: id}) }
 
-func (f *fakeEC2) record(ctx context.Context, call string) {
-	f.calls = append(f.calls, call)
-	if ctx.Err() != nil {
-		f.deadCtx = append(f.deadCtx, call)
+func (c cloud) bake(id, snap string) { c.AddImage(simcloud.Image{ID: id, Snapshots: []string{snap}}) }
+
+// has reports whether an image or snapshot is still there.
+func (c cloud) has(id string) bool {
+	if _, ok := c.Image(id); ok {
+		return true
 	}
+	_, ok := c.Snapshot(id)
+	return ok
 }
 
-// launch and bake are what the fake runInstances and createImage actions do.
-func (f *fakeEC2) launch(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.instances[id] = ec2types.InstanceStateNameRunning
-}
-
-func (f *fakeEC2) bake(id, snap string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.images[id] = ec2types.Image{ImageId: aws.String(id), State: ec2types.ImageStateAvailable,
-		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.EbsBlockDevice{SnapshotId: aws.String(snap)}}}}
-	f.snapshots[snap] = true
-}
-
-func (f *fakeEC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.record(ctx, "TerminateInstances "+strings.Join(in.InstanceIds, ","))
-	for _, id := range in.InstanceIds {
-		if slices.Contains(f.denyTerminate, id) {
-			return nil, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "You are not authorized to perform this operation."}
-		}
-		if _, ok := f.instances[id]; !ok {
-			return nil, &smithy.GenericAPIError{Code: "InvalidInstanceID.NotFound", Message: "The instance ID '" + id + "' does not exist"}
-		}
-	}
-	for _, id := range in.InstanceIds {
-		f.instances[id] = ec2types.InstanceStateNameTerminated
-	}
-	return &ec2.TerminateInstancesOutput{}, nil
-}
-
-// DescribeInstances lists nothing: the fake's instances carry no tags, so the
-// search by execution id at cleanup finds only what the ledger knows.
-func (f *fakeEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.record(ctx, "DescribeInstances")
-	return &ec2.DescribeInstancesOutput{}, nil
-}
-
-func (f *fakeEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ids := slices.Clone(in.ImageIds)
-	for _, fl := range in.Filters {
-		if aws.ToString(fl.Name) == "image-id" {
-			ids = append(ids, fl.Values...)
-		}
-	}
-	f.record(ctx, "DescribeImages "+strings.Join(ids, ","))
-	out := &ec2.DescribeImagesOutput{}
-	for _, id := range ids {
-		if img, ok := f.images[id]; ok {
-			out.Images = append(out.Images, img)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeEC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, _ ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := aws.ToString(in.ImageId)
-	f.record(ctx, "DeregisterImage "+id)
-	if _, ok := f.images[id]; !ok {
-		return nil, &smithy.GenericAPIError{Code: "InvalidAMIID.NotFound", Message: "The image id '[" + id + "]' does not exist"}
-	}
-	delete(f.images, id)
-	return &ec2.DeregisterImageOutput{}, nil
-}
-
-func (f *fakeEC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := aws.ToString(in.SnapshotId)
-	f.record(ctx, "DeleteSnapshot "+id)
-	if !f.snapshots[id] {
-		return nil, &smithy.GenericAPIError{Code: "InvalidSnapshot.NotFound", Message: "The snapshot '" + id + "' does not exist."}
-	}
-	delete(f.snapshots, id)
-	return &ec2.DeleteSnapshotOutput{}, nil
-}
-
-// removals lists the calls that remove something, in order.
-func (f *fakeEC2) removals() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// removals lists the calls that remove something, in order, with what they
+// name.
+func (c cloud) removals() []string {
 	var out []string
-	for _, c := range f.calls {
-		if !strings.HasPrefix(c, "Describe") && !strings.HasPrefix(c, "CreateTags") {
-			out = append(out, c)
+	for _, call := range c.Calls("TerminateInstances", "DeregisterImage", "DeleteSnapshot") {
+		switch in := call.Input.(type) {
+		case *ec2.TerminateInstancesInput:
+			out = append(out, call.Op+" "+strings.Join(in.InstanceIds, ","))
+		case *ec2.DeregisterImageInput:
+			out = append(out, call.Op+" "+aws.ToString(in.ImageId))
+		case *ec2.DeleteSnapshotInput:
+			out = append(out, call.Op+" "+aws.ToString(in.SnapshotId))
 		}
 	}
 	return out
 }
 
-func fakeClients(f *fakeEC2) *awsx.Clients {
-	c := &awsx.Clients{EC2: f, Region: "eu-west-1", AccountID: "123456789012", Partition: "aws",
-		Policy: awsx.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2}}
-	c.NewWatchers()
-	return c
+// deadCtx lists the calls made with a context already done.
+func (c cloud) deadCtx() []string {
+	var out []string
+	for _, call := range c.Calls() {
+		if call.CtxErr != nil {
+			out = append(out, call.Op)
+		}
+	}
+	return out
+}
+
+// clients is the run's client bundle over the cloud, in eu-west-1.
+func (c cloud) clients() *awsx.Clients {
+	cl := c.Clients(awsx.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2})
+	cl.Region = "eu-west-1"
+	return cl
 }
 
 // bakeScript launches i-1 and makes ami-1 (snapshot snap-1) in the fake cloud,
 // then runs the step "last" as given.
-func bakeScript(f *fakeEC2, last fakeAction) *script {
+func bakeScript(f cloud, last fakeAction) *script {
 	return &script{behaviour: map[string]fakeAction{
 		"launch": func(_ context.Context, env *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
 			f.launch("i-1")
@@ -233,10 +157,10 @@ func TestRunCleanup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeEC2()
+			f := newCloud()
 			ev := &events{}
 			o := options(bakeScript(f, tt.last), ev)
-			o.Clients = fakeClients(f)
+			o.Clients = f.clients()
 			o.KeepBuilderInstances = tt.keep
 			res, err := Run(context.Background(), bakeDoc(), nil, o)
 			if tt.wantErr == "" && err != nil {
@@ -254,10 +178,10 @@ func TestRunCleanup(t *testing.T) {
 			if !reflect.DeepEqual(res.Instances, []string{"i-1"}) || len(res.Leftovers) != 0 {
 				t.Errorf("Instances = %v, Leftovers = %v", res.Instances, res.Leftovers)
 			}
-			if wantState := map[bool]ec2types.InstanceStateName{true: "running", false: "terminated"}[tt.keep]; f.instances["i-1"] != wantState {
-				t.Errorf("builder instance is %s, want %s", f.instances["i-1"], wantState)
+			if wantState := map[bool]ec2types.InstanceStateName{true: "running", false: "terminated"}[tt.keep]; f.InstanceState("i-1") != wantState {
+				t.Errorf("builder instance is %s, want %s", f.InstanceState("i-1"), wantState)
 			}
-			if _, ok := f.images["ami-1"]; ok == tt.wantFailed {
+			if ok := f.has("ami-1"); ok == tt.wantFailed {
 				t.Errorf("image exists = %v after a run that failed = %v", ok, tt.wantFailed)
 			}
 			cl := ev.of(EventCleanup)
@@ -272,7 +196,7 @@ func TestRunCleanup(t *testing.T) {
 }
 
 func TestRunCleanupAfterCancellationUsesLiveContext(t *testing.T) {
-	f := newFakeEC2()
+	f := newCloud()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := bakeScript(f, func(ctx context.Context, _ *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
@@ -281,7 +205,7 @@ func TestRunCleanupAfterCancellationUsesLiveContext(t *testing.T) {
 		return actions.Result{}, ctx.Err()
 	})
 	o := options(s, nil)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 	res, err := Run(ctx, bakeDoc(), nil, o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
@@ -292,11 +216,11 @@ func TestRunCleanupAfterCancellationUsesLiveContext(t *testing.T) {
 	if want := []string{"TerminateInstances i-1", "DeregisterImage ami-1", "DeleteSnapshot snap-1"}; !reflect.DeepEqual(f.removals(), want) {
 		t.Errorf("removals %v, want %v", f.removals(), want)
 	}
-	if len(f.deadCtx) != 0 {
-		t.Errorf("calls made on a cancelled context: %v", f.deadCtx)
+	if dead := f.deadCtx(); len(dead) != 0 {
+		t.Errorf("calls made on a cancelled context: %v", dead)
 	}
-	if f.instances["i-1"] != ec2types.InstanceStateNameTerminated || len(f.images) != 0 || len(f.snapshots) != 0 {
-		t.Errorf("left in the cloud: instances %v, images %v, snapshots %v", f.instances, f.images, f.snapshots)
+	if f.InstanceState("i-1") != ec2types.InstanceStateNameTerminated || len(f.Images()) != 0 || len(f.Snapshots()) != 0 {
+		t.Errorf("left in the cloud: i-1 %s, images %v, snapshots %v", f.InstanceState("i-1"), f.Images(), f.Snapshots())
 	}
 }
 
@@ -311,10 +235,11 @@ func TestRunLeftovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeEC2()
-			f.denyTerminate = []string{"i-1"}
+			f := newCloud()
+			f.Inject(faults.Rule{Operation: "TerminateInstances", To: -1, Code: "UnauthorizedOperation", Status: 403,
+				Message: "You are not authorized to perform this operation."}.Only(faults.Naming("i-1")))
 			o := options(bakeScript(f, tt.last), nil)
-			o.Clients = fakeClients(f)
+			o.Clients = f.clients()
 			res, err := Run(context.Background(), bakeDoc(), nil, o)
 			for _, want := range tt.wantErr {
 				if err == nil || !strings.Contains(err.Error(), want) {
@@ -330,14 +255,4 @@ func TestRunLeftovers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// CreateTags records the tags set (the lease, the kept mark) by resource.
-func (f *fakeEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, t := range in.Tags {
-		f.record(ctx, "CreateTags "+aws.ToString(t.Key)+"="+aws.ToString(t.Value)+" "+strings.Join(in.Resources, ","))
-	}
-	return &ec2.CreateTagsOutput{}, nil
 }

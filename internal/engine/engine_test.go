@@ -14,12 +14,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 func TestMain(m *testing.M) {
@@ -1054,26 +1054,6 @@ func TestRunSweepFailureDoesNotStopTheRun(t *testing.T) {
 	}
 }
 
-// fakeSSM answers GetParameter from a map; other SSM calls are not expected.
-type fakeSSM struct {
-	awsx.SSMAPI
-	values map[string]string
-	calls  []string
-}
-
-func (f *fakeSSM) GetParameter(ctx context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
-	name := aws.ToString(in.Name)
-	f.calls = append(f.calls, name)
-	if !aws.ToBool(in.WithDecryption) {
-		return nil, errors.New("GetParameter without decryption")
-	}
-	v, ok := f.values[name]
-	if !ok {
-		return nil, &smithy.GenericAPIError{Code: "ParameterNotFound", Message: "Parameter " + name + " not found."}
-	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
-}
-
 func TestRunSSMParameterDefaults(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -1104,10 +1084,14 @@ func TestRunSSMParameterDefaults(t *testing.T) {
 				{Name: "base", Type: "String", Default: "{{ssm:/amibake/base-ami}}", HasDefault: true},
 				{Name: "count", Type: "Integer", Default: "{{ssm:/amibake/count}}", HasDefault: true},
 			}
-			fs := &fakeSSM{values: tt.values}
+			c := simcloud.NewInstant()
+			for name, v := range tt.values {
+				c.PutParameter(name, v, true)
+			}
 			s := &script{}
 			o := options(s, nil)
-			o.Clients = &awsx.Clients{SSM: fs, Region: "eu-west-1", AccountID: "123456789012", Partition: "aws-cn"}
+			o.Clients = c.Clients(awsx.Policy{})
+			o.Clients.Region, o.Clients.Partition = "eu-west-1", "aws-cn"
 			_, err := Run(context.Background(), d, nil, o)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
@@ -1121,8 +1105,16 @@ func TestRunSSMParameterDefaults(t *testing.T) {
 			if got := s.input("launch"); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("inputs = %#v, want %#v", got, tt.want)
 			}
-			if !reflect.DeepEqual(fs.calls, tt.wantCalls) {
-				t.Errorf("GetParameter calls %v, want %v", fs.calls, tt.wantCalls)
+			var calls []string
+			for _, call := range c.Calls("GetParameter") {
+				in := call.Input.(*ssm.GetParameterInput)
+				if !aws.ToBool(in.WithDecryption) {
+					t.Errorf("GetParameter %s without decryption", aws.ToString(in.Name))
+				}
+				calls = append(calls, aws.ToString(in.Name))
+			}
+			if !reflect.DeepEqual(calls, tt.wantCalls) {
+				t.Errorf("GetParameter calls %v, want %v", calls, tt.wantCalls)
 			}
 		})
 	}

@@ -8,17 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-
 	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
-// bakeImage makes image id (with snapshot snap-<id>) in the fake and records it.
-func bakeImage(f *fakeEC2, id string) {
+// bakeImage makes image id (with snapshot snap-<id>) in the cloud.
+func bakeImage(f cloud, id string) {
 	f.bake(id, "snap-"+id)
 }
 
@@ -26,7 +23,7 @@ func bakeImage(f *fakeEC2, id string) {
 // (onFailure Continue) ends without one; with ImageOutput set it fails naming
 // that step, and cleanup removes what the step left.
 func TestRunImageOutput(t *testing.T) {
-	f := newFakeEC2()
+	f := newCloud()
 	s := bakeScript(f, outputs(nil))
 	s.behaviour["image"] = func(_ context.Context, env *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
 		bakeImage(f, "ami-half")
@@ -39,14 +36,14 @@ func TestRunImageOutput(t *testing.T) {
 		step("last", "aws:createTags"),
 	)
 	o := options(s, nil)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 
 	// Without ImageOutput the run succeeds, as SSM would report it.
 	if _, err := Run(context.Background(), d, nil, o); err != nil {
 		t.Fatalf("without ImageOutput: %v", err)
 	}
 
-	f = newFakeEC2()
+	f = newCloud()
 	s = bakeScript(f, outputs(nil))
 	s.behaviour["image"] = func(_ context.Context, env *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
 		bakeImage(f, "ami-half")
@@ -54,15 +51,15 @@ func TestRunImageOutput(t *testing.T) {
 		return actions.Result{}, errors.New("image ami-half is failed: out of capacity")
 	}
 	o = options(s, nil)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 	o.ImageOutput = "image.ImageId"
 	res, err := Run(context.Background(), d, nil, o)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "image" || se.Status != StatusFailed || !strings.Contains(err.Error(), "out of capacity") {
 		t.Fatalf("err = %v, want a StepError for step image with its cause", err)
 	}
-	if _, ok := f.images["ami-half"]; ok || len(res.Images) != 0 {
-		t.Errorf("the failed step's image survived: fake %v, result %+v", f.images, res.Images)
+	if f.has("ami-half") || len(res.Images) != 0 {
+		t.Errorf("the failed step's image survived: cloud %v, result %+v", f.Images(), res.Images)
 	}
 
 	// A step that never ran (a branch went around it).
@@ -79,7 +76,7 @@ func TestRunImageOutput(t *testing.T) {
 // TestRunDiscardsImagesOfFailedAttempts: an attempt that fails after making an
 // image leaves no product behind; a retry that succeeds is the product.
 func TestRunDiscardsImagesOfFailedAttempts(t *testing.T) {
-	f := newFakeEC2()
+	f := newCloud()
 	attempt := 0
 	s := bakeScript(f, outputs(nil))
 	s.behaviour["image"] = func(_ context.Context, env *actions.Env, _ *document.Step, _ map[string]any) (actions.Result, error) {
@@ -95,16 +92,16 @@ func TestRunDiscardsImagesOfFailedAttempts(t *testing.T) {
 	d := bakeDoc()
 	d.MainSteps[1].MaxAttempts = ptr(int64(2))
 	o := options(s, nil)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 	o.ImageOutput = "image.ImageId"
 	res, err := Run(context.Background(), d, nil, o)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if _, ok := f.images["ami-1"]; ok || f.snapshots["snap-ami-1"] {
+	if f.has("ami-1") || f.has("snap-ami-1") {
 		t.Error("the failed attempt's image or snapshot survived a successful run")
 	}
-	if _, ok := f.images["ami-2"]; !ok {
+	if !f.has("ami-2") {
 		t.Fatal("the product was removed")
 	}
 	if len(res.Images) != 1 || res.Images[0].ID != "ami-2" {
@@ -116,7 +113,7 @@ func TestRunDiscardsImagesOfFailedAttempts(t *testing.T) {
 // run's execution id; an image found that way is no product and goes even
 // when the run succeeds.
 func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
-	f := newFakeEC2()
+	f := newCloud()
 	bakeImage(f, "ami-lost")
 	f.launch("i-lost")
 	var asked []string
@@ -130,7 +127,7 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	t.Cleanup(func() { discoverFunc = old })
 
 	o := options(bakeScript(f, outputs(nil)), nil)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 	o.ImageOutput = "image.ImageId"
 	res, err := Run(context.Background(), bakeDoc(), nil, o)
 	if err != nil {
@@ -139,10 +136,10 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	if want := []string{TagExecutionID + "=" + o.ExecutionID}; !reflect.DeepEqual(asked, want) {
 		t.Errorf("discovery asked for %v, want %v", asked, want)
 	}
-	if f.instances["i-lost"] != "terminated" {
-		t.Errorf("i-lost is %s", f.instances["i-lost"])
+	if st := f.InstanceState("i-lost"); st != "terminated" {
+		t.Errorf("i-lost is %s", st)
 	}
-	if _, ok := f.images["ami-lost"]; ok {
+	if f.has("ami-lost") {
 		t.Error("ami-lost survived")
 	}
 	if len(res.Images) != 1 || res.Images[0].ID != "ami-1" {
@@ -153,15 +150,15 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	discoverFunc = func(context.Context, *actions.Env, string) ([]string, error) {
 		return nil, errors.New("UnauthorizedOperation")
 	}
-	f = newFakeEC2()
+	f = newCloud()
 	ev := &events{}
 	o = options(bakeScript(f, fails("boom")), ev)
-	o.Clients = fakeClients(f)
+	o.Clients = f.clients()
 	if _, err := Run(context.Background(), bakeDoc(), nil, o); err == nil {
 		t.Fatal("want the step's error")
 	}
-	if f.instances["i-1"] != "terminated" {
-		t.Errorf("i-1 is %s", f.instances["i-1"])
+	if st := f.InstanceState("i-1"); st != "terminated" {
+		t.Errorf("i-1 is %s", st)
 	}
 	found := false
 	for _, e := range ev.of(EventLog) {
@@ -170,18 +167,6 @@ func TestRunCleanupFindsWhatTheLedgerMissed(t *testing.T) {
 	if !found {
 		t.Error("the failed discovery was not reported")
 	}
-}
-
-// secureSSM answers GetParameter with SecureString values.
-type secureSSM struct {
-	awsx.SSMAPI
-	values map[string]string
-}
-
-func (f *secureSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
-		Name: in.Name, Value: aws.String(f.values[aws.ToString(in.Name)]), Type: ssmtypes.ParameterTypeSecureString,
-	}}, nil
 }
 
 // TestRunRedactsSecrets: sensitive values given in Options.Secrets and
@@ -208,7 +193,9 @@ func TestRunRedactsSecrets(t *testing.T) {
 	}}
 	ev := &events{}
 	o := options(s, ev)
-	o.Clients = &awsx.Clients{SSM: &secureSSM{values: map[string]string{"/app/password": stored}}}
+	c := simcloud.NewInstant()
+	c.PutParameter("/app/password", stored, true)
+	o.Clients = c.Clients(awsx.Policy{})
 	o.Secrets = []string{given}
 	res, err := Run(context.Background(), d, map[string]string{"token": given}, o)
 	if err != nil {

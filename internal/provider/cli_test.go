@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // These tests drive the Terraform CLI itself, as a user does, against a

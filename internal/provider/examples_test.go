@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // TestAccExamples holds every configuration under examples/ to what a user

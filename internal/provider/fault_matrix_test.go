@@ -18,9 +18,9 @@ import (
 
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
-	"github.com/amibake/terraform-provider-amibake/internal/awsx/faults"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // The fault matrix bakes the published "Patch and Create a New AMI" recipe

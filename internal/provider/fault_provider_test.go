@@ -19,8 +19,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
-	"github.com/amibake/terraform-provider-amibake/internal/awsx/faults"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // The fault matrix through Terraform: the provider serves the CLI in process

@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 func TestClientSetupSharedAndBounded(t *testing.T) {
@@ -111,37 +108,11 @@ func TestSetupErrorText(t *testing.T) {
 	}
 }
 
-// imagesEC2 answers DescribeImages with its images; every other EC2 call panics.
-type imagesEC2 struct {
-	awsx.EC2API
-	images []ec2types.Image
-}
-
-func (f *imagesEC2) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
-	var ids []string
-	ids = append(ids, in.ImageIds...)
-	for _, fl := range in.Filters {
-		if aws.ToString(fl.Name) == "image-id" {
-			ids = append(ids, fl.Values...)
-		}
-	}
-	out := &ec2.DescribeImagesOutput{}
-	for _, img := range f.images {
-		for _, id := range ids {
-			if aws.ToString(img.ImageId) == id {
-				out.Images = append(out.Images, img)
-			}
-		}
-	}
-	return out, nil
-}
-
 func TestCheckDestroyableRefusesAnotherAccountsImage(t *testing.T) {
-	c := &awsx.Clients{Region: "us-east-1", AccountID: "123456789012", Policy: awsx.DefaultPolicy(), EC2: &imagesEC2{images: []ec2types.Image{
-		{ImageId: aws.String("ami-theirs"), OwnerId: aws.String("801119661308"), State: ec2types.ImageStateAvailable},
-		{ImageId: aws.String("ami-ours"), OwnerId: aws.String("123456789012"), State: ec2types.ImageStateAvailable},
-	}}}
-	c.NewWatchers()
+	cloud := simcloud.NewInstant()
+	cloud.AddImage(simcloud.Image{ID: "ami-theirs", Owner: "801119661308"})
+	cloud.AddImage(simcloud.Image{ID: "ami-ours"})
+	c := cloud.Clients(awsx.DefaultPolicy())
 	diags := checkDestroyable(context.Background(), c, "ami-theirs")
 	if !diags.HasError() || diags[0].Summary() != "Image Owned by Another Account" ||
 		!strings.Contains(diags[0].Detail(), "Refusing to destroy image ami-theirs: it is owned by account 801119661308, "+

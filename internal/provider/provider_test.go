@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // testMoto is the AWS emulator shared by every acceptance test of this package.

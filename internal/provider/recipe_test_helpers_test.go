@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // patchPipelineHCL is the published "Patch and Create a New AMI" pipeline written as

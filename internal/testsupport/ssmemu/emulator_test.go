@@ -20,7 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 
-	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 	"github.com/amibake/terraform-provider-amibake/internal/testsupport/ssmemu"
 )
 

@@ -25,7 +25,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
-	"github.com/amibake/terraform-provider-amibake/internal/awsx/faults"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // stubAWS answers every call with a minimal success in the service's format

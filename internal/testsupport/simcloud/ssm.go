@@ -13,15 +13,23 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
-// invocationVisibleAfter: right after SendCommand, GetCommandInvocation does
-// not know the invocation yet (simulated).
-const invocationVisibleAfter = 500 * time.Millisecond
+// Outcome is how a command ends on every instance: its status (Success
+// when empty), its output and its exit code.
+type Outcome struct {
+	Status         ssmtypes.CommandInvocationStatus
+	Stdout, Stderr string
+	Code           int32
+}
+
+// succeeded is the outcome of a command unless a test sets another.
+var succeeded = Outcome{Status: ssmtypes.CommandInvocationStatusSuccess, Stdout: "baked\n"}
 
 type command struct {
 	id, document string
 	sent         time.Time
 	instances    []string
 	done         map[string]time.Time
+	outcome      Outcome
 	cancelled    bool
 }
 
@@ -32,7 +40,7 @@ func (cmd *command) invocationStatus(instance string, now time.Time) ssmtypes.Co
 	case now.Before(cmd.done[instance]):
 		return ssmtypes.CommandInvocationStatusInProgress
 	}
-	return ssmtypes.CommandInvocationStatusSuccess
+	return cmd.outcome.Status
 }
 
 func (cmd *command) status(now time.Time) ssmtypes.CommandStatus {
@@ -44,7 +52,15 @@ func (cmd *command) status(now time.Time) ssmtypes.CommandStatus {
 			return ssmtypes.CommandStatusInProgress
 		}
 	}
-	return ssmtypes.CommandStatusSuccess
+	switch cmd.outcome.Status {
+	case ssmtypes.CommandInvocationStatusSuccess:
+		return ssmtypes.CommandStatusSuccess
+	case ssmtypes.CommandInvocationStatusTimedOut:
+		return ssmtypes.CommandStatusTimedOut
+	case ssmtypes.CommandInvocationStatusCancelled:
+		return ssmtypes.CommandStatusCancelled
+	}
+	return ssmtypes.CommandStatusFailed
 }
 
 // SSM returns the Systems Manager client of this cloud.
@@ -55,7 +71,7 @@ type ssmClient struct{ c *Cloud }
 var _ awsx.SSMAPI = ssmClient{}
 
 func (s ssmClient) SendCommand(ctx context.Context, in *ssm.SendCommandInput, _ ...func(*ssm.Options)) (out *ssm.SendCommandOutput, err error) {
-	err = s.c.call(ctx, "SendCommand", func() error {
+	err = s.c.call(ctx, "SSM", "SendCommand", in, "", func() error {
 		out, err = s.c.sendCommand(in)
 		return err
 	})
@@ -63,7 +79,7 @@ func (s ssmClient) SendCommand(ctx context.Context, in *ssm.SendCommandInput, _ 
 }
 
 func (s ssmClient) GetCommandInvocation(ctx context.Context, in *ssm.GetCommandInvocationInput, _ ...func(*ssm.Options)) (out *ssm.GetCommandInvocationOutput, err error) {
-	err = s.c.call(ctx, "GetCommandInvocation", func() error {
+	err = s.c.call(ctx, "SSM", "GetCommandInvocation", in, "", func() error {
 		s.c.mu.Lock()
 		defer s.c.mu.Unlock()
 		now := s.c.Now()
@@ -72,7 +88,7 @@ func (s ssmClient) GetCommandInvocation(ctx context.Context, in *ssm.GetCommandI
 			return apiError("InvalidCommandId", "")
 		}
 		instance := aws.ToString(in.InstanceId)
-		if !slices.Contains(cmd.instances, instance) || now.Sub(cmd.sent) < invocationVisibleAfter {
+		if !slices.Contains(cmd.instances, instance) || now.Sub(cmd.sent) < s.c.cfg.Durations.Invocation {
 			return apiError("InvocationDoesNotExist", "")
 		}
 		st := cmd.invocationStatus(instance, now)
@@ -82,11 +98,12 @@ func (s ssmClient) GetCommandInvocation(ctx context.Context, in *ssm.GetCommandI
 			DocumentName:  aws.String(cmd.document),
 			Status:        st,
 			StatusDetails: aws.String(string(st)),
+			ResponseCode:  -1,
 		}
-		if st == ssmtypes.CommandInvocationStatusSuccess {
-			out.StandardOutputContent = aws.String("baked\n")
-		} else {
-			out.ResponseCode = -1
+		if !now.Before(cmd.done[instance]) && !cmd.cancelled {
+			out.StandardOutputContent = aws.String(cmd.outcome.Stdout)
+			out.StandardErrorContent = aws.String(cmd.outcome.Stderr)
+			out.ResponseCode = cmd.outcome.Code
 		}
 		return nil
 	})
@@ -94,7 +111,7 @@ func (s ssmClient) GetCommandInvocation(ctx context.Context, in *ssm.GetCommandI
 }
 
 func (s ssmClient) ListCommandInvocations(ctx context.Context, in *ssm.ListCommandInvocationsInput, _ ...func(*ssm.Options)) (out *ssm.ListCommandInvocationsOutput, err error) {
-	err = s.c.call(ctx, "ListCommandInvocations", func() error {
+	err = s.c.call(ctx, "SSM", "ListCommandInvocations", in, "", func() error {
 		s.c.mu.Lock()
 		defer s.c.mu.Unlock()
 		now := s.c.Now()
@@ -118,7 +135,7 @@ func (s ssmClient) ListCommandInvocations(ctx context.Context, in *ssm.ListComma
 }
 
 func (s ssmClient) ListCommands(ctx context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (out *ssm.ListCommandsOutput, err error) {
-	err = s.c.call(ctx, "ListCommands", func() error {
+	err = s.c.call(ctx, "SSM", "ListCommands", in, "", func() error {
 		out, err = s.c.listCommands(in)
 		return err
 	})
@@ -126,7 +143,7 @@ func (s ssmClient) ListCommands(ctx context.Context, in *ssm.ListCommandsInput, 
 }
 
 func (s ssmClient) CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, _ ...func(*ssm.Options)) (out *ssm.CancelCommandOutput, err error) {
-	err = s.c.call(ctx, "CancelCommand", func() error {
+	err = s.c.call(ctx, "SSM", "CancelCommand", in, "", func() error {
 		s.c.mu.Lock()
 		defer s.c.mu.Unlock()
 		cmd, ok := s.c.commands[aws.ToString(in.CommandId)]
@@ -143,22 +160,45 @@ func (s ssmClient) CancelCommand(ctx context.Context, in *ssm.CancelCommandInput
 }
 
 func (s ssmClient) AddTagsToResource(ctx context.Context, in *ssm.AddTagsToResourceInput, _ ...func(*ssm.Options)) (out *ssm.AddTagsToResourceOutput, err error) {
-	err = s.c.call(ctx, "AddTagsToResource", func() error {
+	err = s.c.call(ctx, "SSM", "AddTagsToResource", in, "", func() error {
 		out = &ssm.AddTagsToResourceOutput{}
 		return nil
 	})
 	return out, err
 }
 
+type parameter struct {
+	value   string
+	secure  bool
+	version int64
+}
+
+// GetParameter answers from the parameters a test put (PutParameter); a
+// SecureString read without decryption is ciphertext.
 func (s ssmClient) GetParameter(ctx context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (out *ssm.GetParameterOutput, err error) {
-	err = s.c.call(ctx, "GetParameter", func() error {
-		return apiError("ParameterNotFound", "")
+	err = s.c.call(ctx, "SSM", "GetParameter", in, "", func() error {
+		s.c.mu.Lock()
+		defer s.c.mu.Unlock()
+		name := aws.ToString(in.Name)
+		p, ok := s.c.parameters[name]
+		if !ok {
+			return apiError("ParameterNotFound", "Parameter %s not found.", name)
+		}
+		v, kind := p.value, ssmtypes.ParameterTypeString
+		if p.secure {
+			kind = ssmtypes.ParameterTypeSecureString
+			if !aws.ToBool(in.WithDecryption) {
+				v = "AQICAHh-ciphertext-of-" + name
+			}
+		}
+		out = &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v), Type: kind, Version: p.version}}
+		return nil
 	})
 	return out, err
 }
 
 func (s ssmClient) GetDocument(ctx context.Context, in *ssm.GetDocumentInput, _ ...func(*ssm.Options)) (out *ssm.GetDocumentOutput, err error) {
-	err = s.c.call(ctx, "GetDocument", func() error {
+	err = s.c.call(ctx, "SSM", "GetDocument", in, "", func() error {
 		return apiError("InvalidDocument", "Document with name %s does not exist.", aws.ToString(in.Name))
 	})
 	return out, err
@@ -169,7 +209,7 @@ func (s ssmClient) GetDocument(ctx context.Context, in *ssm.GetDocumentInput, _ 
 // instance stopped. It is not part of awsx.SSMAPI; the agent watcher finds it
 // by assertion, as on the SDK client.
 func (s ssmClient) DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (out *ssm.DescribeInstanceInformationOutput, err error) {
-	err = s.c.call(ctx, "DescribeInstanceInformation", func() error {
+	err = s.c.call(ctx, "SSM", "DescribeInstanceInformation", in, "", func() error {
 		s.c.mu.Lock()
 		defer s.c.mu.Unlock()
 		now := s.c.Now()
@@ -213,7 +253,7 @@ func (c *Cloud) sendCommand(in *ssm.SendCommandInput) (*ssm.SendCommandOutput, e
 	for _, id := range in.InstanceIds {
 		inst, ok := c.instances[id]
 		if !ok || inst.agentAt.IsZero() || now.Before(inst.agentAt) {
-			return nil, apiError("InvalidInstanceId", "Instances [[%s]] not in a valid state for account 123456789012", id)
+			return nil, apiError("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", id, Account)
 		}
 	}
 	cmd := &command{
@@ -222,6 +262,13 @@ func (c *Cloud) sendCommand(in *ssm.SendCommandInput) (*ssm.SendCommandOutput, e
 		sent:      now,
 		instances: slices.Clone(in.InstanceIds),
 		done:      map[string]time.Time{},
+		outcome:   succeeded,
+	}
+	if o := c.knobs.outcome; o != nil {
+		cmd.outcome = *o
+		if cmd.outcome.Status == "" {
+			cmd.outcome.Status = ssmtypes.CommandInvocationStatusSuccess
+		}
 	}
 	for _, id := range in.InstanceIds {
 		cmd.done[id] = now.Add(c.instances[id].plan.Command)

@@ -11,6 +11,7 @@ import (
 
 // Bucket is a token bucket: Size tokens at most, Refill tokens added per
 // simulated second. Every request takes one token; an empty bucket throttles.
+// A bucket of Size 0 is no limit.
 type Bucket struct {
 	Size   float64
 	Refill float64
@@ -51,6 +52,9 @@ func DefaultLimits() Limits {
 	}
 }
 
+// NoLimits throttles nothing: every bucket is empty of limits (Size 0).
+func NoLimits() Limits { return Limits{} }
+
 // limiter holds one bucket per operation (and per resource bucket), refilled
 // in real time at Refill*scale tokens per second.
 type limiter struct {
@@ -75,7 +79,7 @@ func newLimiter(l Limits, scale float64) *limiter {
 var ssmOps = map[string]bool{
 	"SendCommand": true, "GetCommandInvocation": true, "ListCommands": true, "ListCommandInvocations": true,
 	"CancelCommand": true, "AddTagsToResource": true, "GetParameter": true, "GetDocument": true,
-	"DescribeInstanceInformation": true,
+	"DescribeInstanceInformation": true, "PutParameter": true,
 }
 
 func (l *limiter) bucketsFor(op string) map[string]Bucket {
@@ -102,6 +106,9 @@ func (l *limiter) take(op string, now time.Time) bool {
 	defer l.mu.Unlock()
 	var need []*tokens
 	for name, b := range l.bucketsFor(op) {
+		if b.Size <= 0 {
+			continue // no limit
+		}
 		t := l.buckets[name]
 		if t == nil {
 			t = &tokens{b: b, have: b.Size, at: now}
@@ -133,14 +140,7 @@ func throttleError(op string) error {
 }
 
 func isRetryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	ae, ok := err.(*smithy.GenericAPIError)
-	if !ok {
-		return false
-	}
-	switch ae.Code {
+	switch apiCode(err) {
 	case "RequestLimitExceeded", "ThrottlingException", "InternalError", "ServiceUnavailable":
 		return true
 	}

@@ -1,24 +1,36 @@
-// Package simcloud is a simulated EC2 and Systems Manager for benchmarks and
-// tests: instances, images and commands change state after realistic, seeded
-// durations, scaled down in time so that a bake of a quarter of an hour runs in
-// seconds, and every API is rate limited the way EC2 throttles an account
-// (token buckets answering RequestLimitExceeded). It counts every call.
+// Package simcloud is a simulated EC2, Systems Manager and Lambda for
+// benchmarks and tests: instances, images and commands change state after
+// seeded durations, and every API is rate limited the way EC2 throttles an
+// account (token buckets answering RequestLimitExceeded). It counts every call.
 //
-// It implements awsx.EC2API and awsx.SSMAPI, so the engine, the actions and the
-// waiters run against it unchanged. It is test-only: nothing in the provider
-// imports it.
+// For benchmarks, the durations are realistic and scaled down in time, so that
+// a bake of a quarter of an hour runs in seconds. For unit tests (NewInstant,
+// NewManual), changes are done when their call returns or when the test moves
+// the clock, calls are answered at once and logged with their inputs, faults
+// are injected with the rules of package faults, and a test can put
+// resources in any state (AddInstance, AddImage) and look at what the code
+// left behind.
+//
+// It implements awsx.EC2API, awsx.SSMAPI and awsx.LambdaAPI, so the engine,
+// the actions and the waiters run against it unchanged. It is test-only:
+// nothing in the provider imports it.
 package simcloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // Range is a uniform distribution of simulated durations.
@@ -38,7 +50,8 @@ func (r Range) draw(rng *rand.Rand) time.Duration {
 	return r.Min + time.Duration(rng.Int64N(int64(r.Max-r.Min)))
 }
 
-// Durations are the simulated times of each transition of a bake.
+// Durations are the simulated times of each transition of a bake, and the
+// cloud's eventual consistency.
 type Durations struct {
 	Launch    Range // RunInstances/StartInstances: pending -> running
 	Agent     Range // running -> the SSM agent accepts commands
@@ -46,26 +59,41 @@ type Durations struct {
 	Stop      Range // stopping -> stopped
 	Image     Range // CreateImage: pending -> available
 	Terminate Range // shutting-down -> terminated
+
+	// Listed is how long a new instance or image is not listed by Describe
+	// calls; Invocation how long GetCommandInvocation does not know a new
+	// command's invocations.
+	Listed, Invocation time.Duration
 }
 
 // Typical are the durations seen on AWS for a small Linux builder.
 func Typical() Durations {
 	return Durations{
-		Launch:    Range{30 * time.Second, 60 * time.Second},
-		Agent:     Range{20 * time.Second, 60 * time.Second},
-		Command:   Range{time.Minute, 10 * time.Minute},
-		Stop:      Range{30 * time.Second, 90 * time.Second},
-		Image:     Range{3 * time.Minute, 10 * time.Minute},
-		Terminate: Range{30 * time.Second, 60 * time.Second},
+		Launch:     Range{30 * time.Second, 60 * time.Second},
+		Agent:      Range{20 * time.Second, 60 * time.Second},
+		Command:    Range{time.Minute, 10 * time.Minute},
+		Stop:       Range{30 * time.Second, 90 * time.Second},
+		Image:      Range{3 * time.Minute, 10 * time.Minute},
+		Terminate:  Range{30 * time.Second, 60 * time.Second},
+		Listed:     time.Second,
+		Invocation: 500 * time.Millisecond,
 	}
 }
 
-// Faster divides every duration by k.
+// Instant is an emulator's timing: every change has happened by the time the
+// call that asked for it returns, and everything is listed at once.
+func Instant() Durations { return Durations{} }
+
+// Faster divides the duration of every transition by k; the API's eventual
+// consistency stays as it is.
 func (d Durations) Faster(k float64) Durations {
 	f := func(r Range) Range {
 		return Range{time.Duration(float64(r.Min) / k), time.Duration(float64(r.Max) / k)}
 	}
-	return Durations{f(d.Launch), f(d.Agent), f(d.Command), f(d.Stop), f(d.Image), f(d.Terminate)}
+	return Durations{
+		Launch: f(d.Launch), Agent: f(d.Agent), Command: f(d.Command), Stop: f(d.Stop), Image: f(d.Image), Terminate: f(d.Terminate),
+		Listed: d.Listed, Invocation: d.Invocation,
+	}
 }
 
 // Plan is the durations one bake will meet, drawn once from its seed.
@@ -88,6 +116,8 @@ type Config struct {
 	// Scale is how many simulated seconds pass per real second (100: a bake
 	// of 15 minutes takes 9 s). Every duration, rate and latency is scaled.
 	Scale float64
+	// Manual stops the clock: simulated time moves only with Advance.
+	Manual bool
 	// Latency of one API call, in simulated time.
 	Latency Range
 	// Limits are the request buckets; DefaultLimits when nil.
@@ -97,25 +127,43 @@ type Config struct {
 	Attempts int
 }
 
+// Account and Region are the simulated account's.
+const (
+	Account = "123456789012"
+	Region  = "us-east-1"
+)
+
 // Cloud is one simulated account and region.
 type Cloud struct {
 	cfg       Config
 	realStart time.Time
 	simStart  time.Time
+	advanced  atomic.Int64 // simulated time added by Advance (manual clock)
 	limiter   *limiter
+	faults    *faults.Injector
 
-	mu        sync.Mutex
-	seq       int
-	instances map[string]*instance
-	images    map[string]*image
-	snapshots map[string]*snapshot
-	commands  map[string]*command
-	cmdOrder  []string
-	plans     map[string]Plan
+	mu         sync.Mutex
+	seq        int
+	instances  map[string]*instance
+	images     map[string]*image
+	snapshots  map[string]*snapshot
+	commands   map[string]*command
+	cmdOrder   []string
+	plans      map[string]Plan
+	parameters map[string]parameter
+	knobs      knobs
+
+	logMu sync.Mutex
+	log   []Call
+	ops   map[string]int
+	hooks map[string][]func(n int, input any)
 
 	statMu    sync.Mutex
 	calls     map[string]int
 	throttled map[string]int
+	inFlight  int           // attempts being answered now
+	busySince time.Time     // when inFlight last rose from zero
+	busy      time.Duration // real time with at least one attempt being answered
 }
 
 // New starts a simulated cloud; its clock starts now.
@@ -132,24 +180,36 @@ func New(cfg Config) *Cloud {
 	}
 	now := time.Now()
 	return &Cloud{
-		cfg:       cfg,
-		realStart: now,
-		simStart:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		limiter:   newLimiter(limits, cfg.Scale),
-		instances: map[string]*instance{},
-		images:    map[string]*image{},
-		snapshots: map[string]*snapshot{},
-		commands:  map[string]*command{},
-		plans:     map[string]Plan{},
-		calls:     map[string]int{},
-		throttled: map[string]int{},
+		cfg:        cfg,
+		realStart:  now,
+		simStart:   time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		limiter:    newLimiter(limits, cfg.Scale),
+		faults:     faults.New(),
+		instances:  map[string]*instance{},
+		images:     map[string]*image{},
+		snapshots:  map[string]*snapshot{},
+		commands:   map[string]*command{},
+		plans:      map[string]Plan{},
+		parameters: map[string]parameter{},
+		ops:        map[string]int{},
+		hooks:      map[string][]func(int, any){},
+		calls:      map[string]int{},
+		throttled:  map[string]int{},
 	}
 }
 
 // Now is the simulated clock.
 func (c *Cloud) Now() time.Time {
-	return c.simStart.Add(c.Sim(time.Since(c.realStart)))
+	t := c.simStart.Add(time.Duration(c.advanced.Load()))
+	if c.cfg.Manual {
+		return t
+	}
+	return t.Add(c.Sim(time.Since(c.realStart)))
 }
+
+// Advance moves the clock on by d (simulated): on a manual clock, the only way
+// time passes.
+func (c *Cloud) Advance(d time.Duration) { c.advanced.Add(int64(d)) }
 
 // Sim converts a real duration into simulated time.
 func (c *Cloud) Sim(real time.Duration) time.Duration {
@@ -195,10 +255,13 @@ func (c *Cloud) planLocked(sourceImage string) Plan {
 
 // Stats counts API calls as the cloud received them: every attempt of a call
 // retried by the client counts, and Throttled counts the attempts answered
-// with a throttling error.
+// with a throttling error. Busy is the cloud's own time: how long (simulated)
+// at least one attempt was being answered; whatever else a client spends is
+// its own.
 type Stats struct {
 	Calls     map[string]int
 	Throttled map[string]int
+	Busy      time.Duration
 }
 
 // TotalCalls is the number of API calls of every operation.
@@ -253,17 +316,43 @@ func (c *Cloud) Stats() Stats {
 	for k, v := range c.throttled {
 		s.Throttled[k] = v
 	}
+	s.Busy = c.busy
+	if c.inFlight > 0 {
+		s.Busy += time.Since(c.busySince)
+	}
+	s.Busy = c.Sim(s.Busy)
 	return s
 }
 
+// Policy returns p on this cloud's clock: every duration divided by Scale,
+// with a Pacer of its own if p has one.
+func (c *Cloud) Policy(p awsx.Policy) awsx.Policy {
+	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / c.cfg.Scale) }
+	p.Initial, p.Max = div(p.Initial), div(p.Max)
+	if p.Expect != nil {
+		scaled := make(map[awsx.Transition]awsx.Window, len(p.Expect))
+		for t, w := range p.Expect {
+			scaled[t] = awsx.Window{Min: div(w.Min), Max: div(w.Max), Every: div(w.Every)}
+		}
+		p.Expect = scaled
+	}
+	if p.Pacer != nil {
+		p.Pacer = awsx.NewPacer()
+	}
+	return p
+}
+
 // Clients returns an awsx client bundle over this cloud, with watchers built
-// on policy p.
+// on policy p (as given: see Policy).
 func (c *Cloud) Clients(p awsx.Policy) *awsx.Clients {
+	ec2c, ssmc, lambdac := c.EC2(), c.SSM(), c.Lambda()
 	cl := &awsx.Clients{
-		EC2:       c.EC2(),
-		SSM:       c.SSM(),
-		Region:    "us-east-1",
-		AccountID: "123456789012",
+		EC2:       ec2c,
+		SSM:       ssmc,
+		Lambda:    lambdac,
+		Raw:       map[string]any{"ec2": ec2c, "ssm": ssmc, "lambda": lambdac},
+		Region:    Region,
+		AccountID: Account,
 		Partition: "aws",
 		Policy:    p,
 	}
@@ -280,11 +369,43 @@ func (c *Cloud) count(op string, throttled bool) {
 	c.statMu.Unlock()
 }
 
+// answering marks the start of an attempt's answer; the returned function its
+// end.
+func (c *Cloud) answering() func() {
+	c.statMu.Lock()
+	if c.inFlight == 0 {
+		c.busySince = time.Now()
+	}
+	c.inFlight++
+	c.statMu.Unlock()
+	return func() {
+		c.statMu.Lock()
+		c.inFlight--
+		if c.inFlight == 0 {
+			c.busy += time.Since(c.busySince)
+		}
+		c.statMu.Unlock()
+	}
+}
+
 // call runs one API operation the way a client with the SDK's standard
 // retryer would: each attempt is rate limited and counted, throttled attempts
 // are retried after an exponential, jittered back-off (in simulated time),
-// and the last error is returned.
-func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
+// and the last error is returned. The call is logged, the hooks of op run
+// before it is answered, and the fault rules apply to each attempt.
+func (c *Cloud) call(ctx context.Context, service, op string, input any, region string, do func() error) error {
+	n, at := c.record(ctx, op, input, region)
+	for _, f := range c.hooksOf(op) {
+		f(n, input)
+	}
+	err := c.attempts(ctx, service, op, input, do)
+	c.logMu.Lock()
+	c.log[at].Err = err
+	c.logMu.Unlock()
+	return err
+}
+
+func (c *Cloud) attempts(ctx context.Context, service, op string, input any, do func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
@@ -292,16 +413,19 @@ func (c *Cloud) call(ctx context.Context, op string, do func() error) error {
 		}
 		ok := c.limiter.take(op, time.Now())
 		c.count(op, !ok)
+		done := c.answering()
 		if err = c.sleep(ctx, c.cfg.Latency.random()); err != nil {
+			done()
 			return err
 		}
 		if ok {
-			err = do()
-			if !isRetryable(err) {
-				return err
-			}
+			err = c.faults.Apply(ctx, service, op, input, do)
 		} else {
 			err = throttleError(op)
+		}
+		done()
+		if !isRetryable(err) {
+			return err
 		}
 		if attempt >= c.cfg.Attempts {
 			return err
@@ -337,4 +461,13 @@ func (c *Cloud) sleep(ctx context.Context, sim time.Duration) error {
 func (c *Cloud) newID(prefix string) string {
 	c.seq++
 	return fmt.Sprintf("%s-%017x", prefix, c.seq)
+}
+
+// apiCode is the error code of an API error, "" for other errors.
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }

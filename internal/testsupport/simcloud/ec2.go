@@ -2,6 +2,7 @@ package simcloud
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -14,10 +15,6 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
-// visibleAfter is EC2's eventual consistency: a new instance or image is not
-// listed by Describe calls for this long (simulated).
-const visibleAfter = time.Second
-
 type phase struct {
 	state ec2types.InstanceStateName
 	from  time.Time
@@ -28,6 +25,7 @@ type instance struct {
 	plan                    Plan
 	created                 time.Time
 	phases                  []phase
+	reason                  string    // the state reason, once it ended on its own
 	agentAt                 time.Time // zero when the agent is not running
 	registered              time.Time // when the agent first came online
 	tags                    map[string]string
@@ -55,16 +53,34 @@ func (in *instance) change(now time.Time, during, then ec2types.InstanceStateNam
 }
 
 type image struct {
-	id, name, instance string
-	plan               Plan
-	created, ready     time.Time
-	snapshot           string
-	tags               map[string]string
+	id, name, owner string
+	instance        string // the instance CreateImage made it from
+	sourceImage     string // the image CopyImage made it from
+	plan            Plan
+	created, ready  time.Time
+	fails           *ec2types.StateReason // ends failed with this reason
+	fixed           ec2types.ImageState   // a state put by a test, kept as is
+	reason          *ec2types.StateReason // of the fixed state
+	snapshots       []string
+	tags            map[string]string
+}
+
+func (img *image) state(now time.Time) (ec2types.ImageState, *ec2types.StateReason) {
+	switch {
+	case img.fixed != "":
+		return img.fixed, img.reason
+	case now.Before(img.ready):
+		return ec2types.ImageStatePending, nil
+	case img.fails != nil:
+		return ec2types.ImageStateFailed, img.fails
+	}
+	return ec2types.ImageStateAvailable, nil
 }
 
 type snapshot struct {
-	id, image string
-	tags      map[string]string
+	id          string
+	description string // AWS's, set at creation
+	tags        map[string]string
 }
 
 // EC2 returns the EC2 client of this cloud.
@@ -74,24 +90,33 @@ type ec2Client struct{ c *Cloud }
 
 var _ awsx.EC2API = ec2Client{}
 
-func (e ec2Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (out *ec2.RunInstancesOutput, err error) {
-	err = e.c.call(ctx, "RunInstances", func() error {
+// ec2Region is the region a call's options address, "" for the client's own.
+func ec2Region(optFns []func(*ec2.Options)) string {
+	var o ec2.Options
+	for _, f := range optFns {
+		f(&o)
+	}
+	return o.Region
+}
+
+func (e ec2Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, optFns ...func(*ec2.Options)) (out *ec2.RunInstancesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "RunInstances", in, ec2Region(optFns), func() error {
 		out, err = e.c.runInstances(in)
 		return err
 	})
 	return out, err
 }
 
-func (e ec2Client) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (out *ec2.DescribeInstancesOutput, err error) {
-	err = e.c.call(ctx, "DescribeInstances", func() error {
+func (e ec2Client) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (out *ec2.DescribeInstancesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DescribeInstances", in, ec2Region(optFns), func() error {
 		out, err = e.c.describeInstances(in)
 		return err
 	})
 	return out, err
 }
 
-func (e ec2Client) StartInstances(ctx context.Context, in *ec2.StartInstancesInput, _ ...func(*ec2.Options)) (out *ec2.StartInstancesOutput, err error) {
-	err = e.c.call(ctx, "StartInstances", func() error {
+func (e ec2Client) StartInstances(ctx context.Context, in *ec2.StartInstancesInput, optFns ...func(*ec2.Options)) (out *ec2.StartInstancesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "StartInstances", in, ec2Region(optFns), func() error {
 		err = e.c.changeInstances(in.InstanceIds, ec2types.InstanceStateNameRunning)
 		out = &ec2.StartInstancesOutput{}
 		return err
@@ -99,8 +124,8 @@ func (e ec2Client) StartInstances(ctx context.Context, in *ec2.StartInstancesInp
 	return out, err
 }
 
-func (e ec2Client) StopInstances(ctx context.Context, in *ec2.StopInstancesInput, _ ...func(*ec2.Options)) (out *ec2.StopInstancesOutput, err error) {
-	err = e.c.call(ctx, "StopInstances", func() error {
+func (e ec2Client) StopInstances(ctx context.Context, in *ec2.StopInstancesInput, optFns ...func(*ec2.Options)) (out *ec2.StopInstancesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "StopInstances", in, ec2Region(optFns), func() error {
 		err = e.c.changeInstances(in.InstanceIds, ec2types.InstanceStateNameStopped)
 		out = &ec2.StopInstancesOutput{}
 		return err
@@ -108,8 +133,8 @@ func (e ec2Client) StopInstances(ctx context.Context, in *ec2.StopInstancesInput
 	return out, err
 }
 
-func (e ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (out *ec2.TerminateInstancesOutput, err error) {
-	err = e.c.call(ctx, "TerminateInstances", func() error {
+func (e ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, optFns ...func(*ec2.Options)) (out *ec2.TerminateInstancesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "TerminateInstances", in, ec2Region(optFns), func() error {
 		err = e.c.changeInstances(in.InstanceIds, ec2types.InstanceStateNameTerminated)
 		out = &ec2.TerminateInstancesOutput{}
 		return err
@@ -117,36 +142,38 @@ func (e ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInst
 	return out, err
 }
 
-func (e ec2Client) CreateImage(ctx context.Context, in *ec2.CreateImageInput, _ ...func(*ec2.Options)) (out *ec2.CreateImageOutput, err error) {
-	err = e.c.call(ctx, "CreateImage", func() error {
+func (e ec2Client) CreateImage(ctx context.Context, in *ec2.CreateImageInput, optFns ...func(*ec2.Options)) (out *ec2.CreateImageOutput, err error) {
+	err = e.c.call(ctx, "EC2", "CreateImage", in, ec2Region(optFns), func() error {
 		out, err = e.c.createImage(in)
 		return err
 	})
 	return out, err
 }
 
-func (e ec2Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, _ ...func(*ec2.Options)) (out *ec2.CopyImageOutput, err error) {
-	err = e.c.call(ctx, "CopyImage", func() error {
+func (e ec2Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, optFns ...func(*ec2.Options)) (out *ec2.CopyImageOutput, err error) {
+	err = e.c.call(ctx, "EC2", "CopyImage", in, ec2Region(optFns), func() error {
 		out, err = e.c.copyImage(in)
 		return err
 	})
 	return out, err
 }
 
-func (e ec2Client) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (out *ec2.DescribeImagesOutput, err error) {
-	err = e.c.call(ctx, "DescribeImages", func() error {
+func (e ec2Client) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, optFns ...func(*ec2.Options)) (out *ec2.DescribeImagesOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DescribeImages", in, ec2Region(optFns), func() error {
 		out, err = e.c.describeImages(in)
 		return err
 	})
 	return out, err
 }
 
-func (e ec2Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, _ ...func(*ec2.Options)) (out *ec2.DeregisterImageOutput, err error) {
-	err = e.c.call(ctx, "DeregisterImage", func() error {
+// DeregisterImage removes the image; its snapshots stay, as on AWS.
+func (e ec2Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, optFns ...func(*ec2.Options)) (out *ec2.DeregisterImageOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DeregisterImage", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		id := aws.ToString(in.ImageId)
-		if _, ok := e.c.images[id]; !ok {
+		img, ok := e.c.images[id]
+		if !ok || img.fixed == ec2types.ImageStateDeregistered {
 			return apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
 		}
 		delete(e.c.images, id)
@@ -156,15 +183,17 @@ func (e ec2Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageI
 	return out, err
 }
 
-func (e ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (out *ec2.CreateTagsOutput, err error) {
-	err = e.c.call(ctx, "CreateTags", func() error {
+func (e ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (out *ec2.CreateTagsOutput, err error) {
+	err = e.c.call(ctx, "EC2", "CreateTags", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		for _, id := range in.Resources {
-			tags, err := e.c.tagsOf(id)
-			if err != nil {
+			if _, err := e.c.tagsOf(id); err != nil {
 				return err
 			}
+		}
+		for _, id := range in.Resources {
+			tags, _ := e.c.tagsOf(id)
 			for _, t := range in.Tags {
 				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
@@ -175,8 +204,8 @@ func (e ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ..
 	return out, err
 }
 
-func (e ec2Client) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ...func(*ec2.Options)) (out *ec2.DeleteTagsOutput, err error) {
-	err = e.c.call(ctx, "DeleteTags", func() error {
+func (e ec2Client) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, optFns ...func(*ec2.Options)) (out *ec2.DeleteTagsOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DeleteTags", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		for _, id := range in.Resources {
@@ -194,42 +223,52 @@ func (e ec2Client) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ..
 	return out, err
 }
 
-func (e ec2Client) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, _ ...func(*ec2.Options)) (out *ec2.DescribeSnapshotsOutput, err error) {
-	err = e.c.call(ctx, "DescribeSnapshots", func() error {
+func (e ec2Client) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, optFns ...func(*ec2.Options)) (out *ec2.DescribeSnapshotsOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DescribeSnapshots", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
+		for _, id := range in.SnapshotIds {
+			if _, ok := e.c.snapshots[id]; !ok {
+				return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+			}
+		}
 		out = &ec2.DescribeSnapshotsOutput{}
-		for _, id := range sortedKeys(e.c.snapshots) {
+		for _, id := range candidates(e.c.snapshots, in.Filters, "snapshot-id") {
 			s := e.c.snapshots[id]
 			if len(in.SnapshotIds) > 0 && !slices.Contains(in.SnapshotIds, id) {
 				continue
 			}
 			if !matches(in.Filters, func(name string) []string {
-				if name == "snapshot-id" {
+				switch name {
+				case "snapshot-id":
 					return []string{id}
+				case "description":
+					return []string{s.description}
 				}
 				return tagValue(s.tags, name)
 			}) {
 				continue
 			}
-			out.Snapshots = append(out.Snapshots, ec2types.Snapshot{SnapshotId: aws.String(id), Tags: ec2TagList(s.tags), State: ec2types.SnapshotStateCompleted})
+			out.Snapshots = append(out.Snapshots, e.c.snapshotView(s))
 		}
 		return nil
 	})
 	return out, err
 }
 
-func (e ec2Client) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (out *ec2.DeleteSnapshotOutput, err error) {
-	err = e.c.call(ctx, "DeleteSnapshot", func() error {
+// DeleteSnapshot deletes a snapshot no registered image is built on.
+func (e ec2Client) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, optFns ...func(*ec2.Options)) (out *ec2.DeleteSnapshotOutput, err error) {
+	err = e.c.call(ctx, "EC2", "DeleteSnapshot", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		id := aws.ToString(in.SnapshotId)
-		s, ok := e.c.snapshots[id]
-		if !ok {
+		if _, ok := e.c.snapshots[id]; !ok {
 			return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
 		}
-		if _, used := e.c.images[s.image]; used {
-			return apiError("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", id, s.image)
+		for _, imgID := range sortedKeys(e.c.images) {
+			if slices.Contains(e.c.images[imgID].snapshots, id) {
+				return apiError("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", id, imgID)
+			}
 		}
 		delete(e.c.snapshots, id)
 		out = &ec2.DeleteSnapshotOutput{}
@@ -238,6 +277,8 @@ func (e ec2Client) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInp
 	return out, err
 }
 
+// runInstances launches MinCount instances (at least one). A client token
+// already used returns the instances it launched, as on AWS.
 func (c *Cloud) runInstances(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -245,13 +286,23 @@ func (c *Cloud) runInstances(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput
 	if source == "" {
 		return nil, apiError("MissingParameter", "The request must contain the parameter ImageId")
 	}
+	now := c.Now()
+	out := &ec2.RunInstancesOutput{}
+	if token := aws.ToString(in.ClientToken); token != "" {
+		for _, id := range sortedKeys(c.instances) {
+			if inst := c.instances[id]; inst.clientToken == token {
+				out.Instances = append(out.Instances, c.instanceView(inst, now))
+			}
+		}
+		if len(out.Instances) > 0 {
+			return out, nil
+		}
+	}
 	n := int(aws.ToInt32(in.MinCount))
 	if n < 1 {
 		n = 1
 	}
-	now := c.Now()
 	plan := c.planLocked(source)
-	out := &ec2.RunInstancesOutput{}
 	for range n {
 		inst := &instance{
 			id:          c.newID("i"),
@@ -263,6 +314,11 @@ func (c *Cloud) runInstances(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput
 			agentAt:     now.Add(plan.Launch + plan.Agent),
 			tags:        specTags(in.TagSpecifications, ec2types.ResourceTypeInstance),
 		}
+		if reason := c.knobs.launchFails; reason != "" {
+			inst.phases[1].state = ec2types.InstanceStateNameTerminated
+			inst.reason = reason
+			inst.agentAt = time.Time{}
+		}
 		inst.registered = inst.agentAt
 		c.instances[inst.id] = inst
 		out.Instances = append(out.Instances, c.instanceView(inst, now))
@@ -272,13 +328,17 @@ func (c *Cloud) runInstances(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput
 
 func (c *Cloud) instanceView(in *instance, now time.Time) ec2types.Instance {
 	st := in.state(now)
-	return ec2types.Instance{
+	v := ec2types.Instance{
 		InstanceId:  aws.String(in.id),
 		ImageId:     aws.String(in.source),
 		ClientToken: aws.String(in.clientToken),
 		State:       &ec2types.InstanceState{Name: st},
 		Tags:        ec2TagList(in.tags),
 	}
+	if in.reason != "" && (st == ec2types.InstanceStateNameShuttingDown || st == ec2types.InstanceStateNameTerminated) {
+		v.StateReason = &ec2types.StateReason{Code: aws.String("Server.InternalError"), Message: aws.String(in.reason)}
+	}
+	return v
 }
 
 func (c *Cloud) describeInstances(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
@@ -286,14 +346,14 @@ func (c *Cloud) describeInstances(in *ec2.DescribeInstancesInput) (*ec2.Describe
 	defer c.mu.Unlock()
 	now := c.Now()
 	for _, id := range in.InstanceIds {
-		if inst, ok := c.instances[id]; !ok || now.Sub(inst.created) < visibleAfter {
+		if inst, ok := c.instances[id]; !ok || now.Sub(inst.created) < c.cfg.Durations.Listed {
 			return nil, apiError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 		}
 	}
 	var res ec2types.Reservation
 	for _, id := range candidates(c.instances, in.Filters, "instance-id") {
 		inst := c.instances[id]
-		if now.Sub(inst.created) < visibleAfter {
+		if now.Sub(inst.created) < c.cfg.Durations.Listed {
 			continue
 		}
 		if len(in.InstanceIds) > 0 && !slices.Contains(in.InstanceIds, id) {
@@ -308,6 +368,8 @@ func (c *Cloud) describeInstances(in *ec2.DescribeInstancesInput) (*ec2.Describe
 				return []string{string(st)}
 			case "client-token":
 				return []string{inst.clientToken}
+			case "image-id":
+				return []string{inst.source}
 			}
 			return tagValue(inst.tags, name)
 		}) {
@@ -374,16 +436,18 @@ func (c *Cloud) createImage(in *ec2.CreateImageInput) (*ec2.CreateImageOutput, e
 		return nil, apiError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 	}
 	name := aws.ToString(in.Name)
-	for _, img := range c.images {
-		if img.name == name {
-			return nil, apiError("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, img.id)
-		}
+	if err := c.nameFree(name); err != nil {
+		return nil, err
 	}
-	now := c.Now()
-	img := c.addImage(name, id, inst.plan, now, specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
+	img := c.addImage(name, inst.plan, c.Now(), specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
+	img.instance = id
+	img.fails = c.knobs.imageFails
+	c.newSnapshots(img, 1, specTags(in.TagSpecifications, ec2types.ResourceTypeSnapshot))
 	return &ec2.CreateImageOutput{ImageId: aws.String(img.id)}, nil
 }
 
+// copyImage copies an image of this cloud; the source region is not
+// modelled, the copy is made in this one.
 func (c *Cloud) copyImage(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -391,20 +455,62 @@ func (c *Cloud) copyImage(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) 
 	if !ok {
 		return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", aws.ToString(in.SourceImageId))
 	}
-	img := c.addImage(aws.ToString(in.Name), src.instance, src.plan, c.Now(), specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
+	name := aws.ToString(in.Name)
+	if err := c.nameFree(name); err != nil {
+		return nil, err
+	}
+	imageTags := specTags(in.TagSpecifications, ec2types.ResourceTypeImage)
+	snapTags := specTags(in.TagSpecifications, ec2types.ResourceTypeSnapshot)
+	if c.knobs.copyDropsTags {
+		imageTags, snapTags = map[string]string{}, map[string]string{}
+	}
+	img := c.addImage(name, src.plan, c.Now(), imageTags)
+	img.sourceImage = src.id
+	img.fails = c.knobs.imageFails
+	c.newSnapshots(img, max(len(src.snapshots), 1), snapTags)
 	return &ec2.CopyImageOutput{ImageId: aws.String(img.id)}, nil
 }
 
-// addImage registers a pending image and its snapshot. Caller holds mu.
-func (c *Cloud) addImage(name, instance string, plan Plan, now time.Time, tags map[string]string) *image {
+// nameFree refuses a name an image of the account already has. Caller holds
+// mu.
+func (c *Cloud) nameFree(name string) error {
+	for _, id := range sortedKeys(c.images) {
+		if img := c.images[id]; img.name == name && img.owner == Account && img.fixed != ec2types.ImageStateDeregistered {
+			return apiError("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, img.id)
+		}
+	}
+	return nil
+}
+
+// addImage registers a pending image of the account. Caller holds mu.
+func (c *Cloud) addImage(name string, plan Plan, now time.Time, tags map[string]string) *image {
 	img := &image{
-		id: c.newID("ami"), name: name, instance: instance, plan: plan,
+		id: c.newID("ami"), name: name, owner: Account, plan: plan,
 		created: now, ready: now.Add(plan.Image), tags: tags,
 	}
-	img.snapshot = c.newID("snap")
-	c.snapshots[img.snapshot] = &snapshot{id: img.snapshot, image: img.id, tags: map[string]string{}}
 	c.images[img.id] = img
 	return img
+}
+
+// newSnapshots makes n snapshots for img, described as AWS describes those of
+// CreateImage and CopyImage. Caller holds mu.
+func (c *Cloud) newSnapshots(img *image, n int, tags map[string]string) {
+	for range n {
+		id := c.newID("snap")
+		c.snapshots[id] = &snapshot{id: id, description: describeSnapshot(img), tags: cloneTags(tags)}
+		img.snapshots = append(img.snapshots, id)
+	}
+}
+
+// describeSnapshot is AWS's description of a snapshot made for img.
+func describeSnapshot(img *image) string {
+	switch {
+	case img.instance != "":
+		return fmt.Sprintf("Created by CreateImage(%s) for %s", img.instance, img.id)
+	case img.sourceImage != "":
+		return fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s", img.id, img.sourceImage)
+	}
+	return ""
 }
 
 func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
@@ -412,23 +518,30 @@ func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImages
 	defer c.mu.Unlock()
 	now := c.Now()
 	for _, id := range in.ImageIds {
-		if img, ok := c.images[id]; !ok || now.Sub(img.created) < visibleAfter {
+		if img, ok := c.images[id]; !ok || now.Sub(img.created) < c.cfg.Durations.Listed {
 			return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
 		}
+	}
+	owners := map[string]bool{}
+	for _, o := range in.Owners {
+		if o == "self" {
+			o = Account
+		}
+		owners[o] = true
 	}
 	out := &ec2.DescribeImagesOutput{}
 	for _, id := range candidates(c.images, in.Filters, "image-id") {
 		img := c.images[id]
-		if now.Sub(img.created) < visibleAfter {
+		if now.Sub(img.created) < c.cfg.Durations.Listed {
 			continue
 		}
 		if len(in.ImageIds) > 0 && !slices.Contains(in.ImageIds, id) {
 			continue
 		}
-		state := ec2types.ImageStatePending
-		if !now.Before(img.ready) {
-			state = ec2types.ImageStateAvailable
+		if len(owners) > 0 && !owners[img.owner] {
+			continue
 		}
+		state, _ := img.state(now)
 		if !matches(in.Filters, func(name string) []string {
 			switch name {
 			case "image-id":
@@ -437,24 +550,56 @@ func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImages
 				return []string{img.name}
 			case "state":
 				return []string{string(state)}
+			case "owner-id":
+				return []string{img.owner}
+			case "source-instance-id":
+				return []string{img.instance}
 			}
 			return tagValue(img.tags, name)
 		}) {
 			continue
 		}
-		out.Images = append(out.Images, ec2types.Image{
-			ImageId: aws.String(id),
-			Name:    aws.String(img.name),
-			State:   state,
-			OwnerId: aws.String("123456789012"),
-			Tags:    ec2TagList(img.tags),
-			BlockDeviceMappings: []ec2types.BlockDeviceMapping{{
-				DeviceName: aws.String("/dev/xvda"),
-				Ebs:        &ec2types.EbsBlockDevice{SnapshotId: aws.String(img.snapshot), VolumeSize: aws.Int32(8)},
-			}},
-		})
+		out.Images = append(out.Images, c.imageView(img, now))
 	}
 	return out, nil
+}
+
+func (c *Cloud) imageView(img *image, now time.Time) ec2types.Image {
+	state, reason := img.state(now)
+	v := ec2types.Image{
+		ImageId:     aws.String(img.id),
+		Name:        aws.String(img.name),
+		State:       state,
+		StateReason: reason,
+		OwnerId:     aws.String(img.owner),
+		Tags:        ec2TagList(img.tags),
+	}
+	if img.instance != "" {
+		v.SourceInstanceId = aws.String(img.instance)
+	}
+	if img.sourceImage != "" {
+		v.SourceImageId = aws.String(img.sourceImage)
+		v.SourceImageRegion = aws.String(Region)
+	}
+	for i, s := range img.snapshots {
+		dev := "/dev/xvda"
+		if i > 0 {
+			dev = fmt.Sprintf("/dev/xvd%c", 'a'+i)
+		}
+		v.BlockDeviceMappings = append(v.BlockDeviceMappings, ec2types.BlockDeviceMapping{
+			DeviceName: aws.String(dev),
+			Ebs:        &ec2types.EbsBlockDevice{SnapshotId: aws.String(s), VolumeSize: aws.Int32(8)},
+		})
+	}
+	return v
+}
+
+func (c *Cloud) snapshotView(s *snapshot) ec2types.Snapshot {
+	v := ec2types.Snapshot{SnapshotId: aws.String(s.id), Tags: ec2TagList(s.tags), State: ec2types.SnapshotStateCompleted, OwnerId: aws.String(Account)}
+	if s.description != "" {
+		v.Description = aws.String(s.description)
+	}
+	return v
 }
 
 // tagsOf returns the live tag map of a resource. Caller holds mu.
@@ -490,6 +635,14 @@ func specTags(specs []ec2types.TagSpecification, kind ec2types.ResourceType) map
 		}
 	}
 	return tags
+}
+
+func cloneTags(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func ec2TagList(m map[string]string) []ec2types.Tag {

@@ -10,7 +10,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
-	"github.com/amibake/terraform-provider-amibake/internal/awsx/faults"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 func TestOnlyNaming(t *testing.T) {
