@@ -202,6 +202,11 @@ func buildClients(cfg aws.Config, c Config) *Clients {
 		conf:      c,
 		built:     true,
 	}
+	more, cfn := serviceClients(cfg)
+	for name, client := range more {
+		cl.Raw[name] = client
+	}
+	cl.CloudFormation = cfn
 	cl.NewWatchers()
 	return cl
 }
