@@ -47,9 +47,10 @@ func run(t *testing.T, w *world, action string, in map[string]any, outs ...docum
 func TestRegistry(t *testing.T) {
 	want := []string{
 		"aws:assertAwsResourceProperty", "aws:branch", "aws:changeInstanceState", "aws:copyImage",
-		"aws:createImage", "aws:createTags", "aws:deleteImage", "aws:executeAwsApi",
-		"aws:invokeLambdaFunction", "aws:runCommand", "aws:runInstances", "aws:sleep",
-		"aws:waitForAwsResourceProperty",
+		"aws:createImage", "aws:createStack", "aws:createTags", "aws:deleteImage", "aws:deleteStack",
+		"aws:executeAutomation", "aws:executeAwsApi", "aws:executeScript",
+		"aws:invokeLambdaFunction", "aws:loop", "aws:runCommand", "aws:runInstances", "aws:sleep",
+		"aws:updateVariable", "aws:waitForAwsResourceProperty",
 	}
 	if got := Supported(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Supported() = %v", got)
