@@ -34,7 +34,7 @@ def main():
         traceback.print_exc()
         return 1
     try:
-        text = json.dumps(result, default=str)
+        text = json.dumps(result, default=str, allow_nan=False)
     except (TypeError, ValueError) as e:
         print("the handler's result is not JSON: %s" % e, file=sys.stderr)
         return 2

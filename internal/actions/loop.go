@@ -60,11 +60,11 @@ func (loop) Run(ctx context.Context, env *Env, step *document.Step, in map[strin
 	}
 	var outs map[string]any
 	for n := int64(1); n <= maxIter; n++ {
+		if forEach && n > int64(len(items)) {
+			break
+		}
 		outs = map[string]any{"CurrentIteration": n}
 		if forEach {
-			if n > int64(len(items)) {
-				break
-			}
 			outs["CurrentIteratorValue"] = items[n-1]
 		}
 		if err := env.Run.RunNested(ctx, outs, steps); err != nil {
