@@ -24,7 +24,7 @@ var AWSEngineInputs = []string{"Targets", "TargetMaps", "TargetLocations", "Targ
 // from SSM by name (GetDocument) and run by the same engine, in the same run:
 // what it creates goes into the run's ledger and is cleaned up with the rest.
 // Outputs: ExecutionId and Status of the secondary automation, and Output,
-// the values of its declared outputs in order.
+// the values of its declared outputs in order, lists flattened.
 type executeAutomation struct{}
 
 func (executeAutomation) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
@@ -142,17 +142,27 @@ func runtimeParameters(v any) (map[string]string, error) {
 	return out, nil
 }
 
-// outputTexts renders each output as text: strings as they are, anything
-// else as JSON.
+// outputTexts flattens the secondary automation's outputs into one list of
+// strings, as SSM reports outputs (a list of values each): a list output
+// gives its elements, anything else itself; values that are not strings are
+// rendered as JSON.
 func outputTexts(vals []any) []any {
 	out := make([]any, 0, len(vals))
-	for _, v := range vals {
+	text := func(v any) any {
 		if s, ok := v.(string); ok {
-			out = append(out, s)
-			continue
+			return s
 		}
 		b, _ := json.Marshal(v)
-		out = append(out, string(b))
+		return string(b)
+	}
+	for _, v := range vals {
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				out = append(out, text(e))
+			}
+			continue
+		}
+		out = append(out, text(v))
 	}
 	return out
 }
