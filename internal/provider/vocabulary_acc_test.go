@@ -467,4 +467,3 @@ func TestAccImage_stackFailureLeavesNothing(t *testing.T) {
 	}
 	resource.Test(t, tc)
 }
-
