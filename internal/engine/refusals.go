@@ -100,3 +100,19 @@ func given(v any) bool {
 	}
 	return true
 }
+
+// LocalNote says, for the actions reference, what limits the local engine
+// with an action: "" when it runs the action whole.
+func LocalNote(action string) string {
+	switch {
+	case needsPerson[action] != "":
+		return "no: it " + needsPerson[action] + "; use `executor = \"ssm\"`"
+	case action == "aws:executeAutomation":
+		return "yes, by name from SSM; with " + strings.Join(actions.AWSEngineInputs[:4], ", ") + " only SSM runs it"
+	case action == "aws:executeScript":
+		return "yes, with `python3` (boto3 for AWS calls) or `pwsh` on the machine that runs Terraform"
+	case !CanRun(action):
+		return "not yet; use `executor = \"ssm\"`"
+	}
+	return ""
+}
