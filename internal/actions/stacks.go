@@ -136,7 +136,12 @@ func deleteStack(ctx context.Context, env *Env, idOrName string) error {
 		return err
 	})
 	if err != nil && !stackMissing(err) {
-		return fmt.Errorf("DeleteStack: %w", err)
+		// The call may have taken effect and lost its answer: a stack
+		// already being deleted, or gone, is waited for.
+		st, derr := describeStack(ctx, cfn, idOrName)
+		if derr != nil || (st != nil && !strings.HasPrefix(string(st.StackStatus), "DELETE_")) {
+			return fmt.Errorf("DeleteStack: %w", err)
+		}
 	}
 	st, err := waitStack(ctx, env, cfn, idOrName)
 	if err != nil {
