@@ -79,6 +79,8 @@ var registry = map[string]Action{
 	"aws:executeScript":              executeScript{},
 	"aws:createStack":                createStack{},
 	"aws:deleteStack":                deleteStackAction{},
+	"aws:invokeWebhook":              invokeWebhook{},
+	"aws:executeStateMachine":        executeStateMachine{},
 }
 
 // Lookup returns the runnable action for an SSM action name ("aws:runInstances").

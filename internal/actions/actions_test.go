@@ -48,8 +48,8 @@ func TestRegistry(t *testing.T) {
 	want := []string{
 		"aws:assertAwsResourceProperty", "aws:branch", "aws:changeInstanceState", "aws:copyImage",
 		"aws:createImage", "aws:createStack", "aws:createTags", "aws:deleteImage", "aws:deleteStack",
-		"aws:executeAutomation", "aws:executeAwsApi", "aws:executeScript",
-		"aws:invokeLambdaFunction", "aws:loop", "aws:runCommand", "aws:runInstances", "aws:sleep",
+		"aws:executeAutomation", "aws:executeAwsApi", "aws:executeScript", "aws:executeStateMachine",
+		"aws:invokeLambdaFunction", "aws:invokeWebhook", "aws:loop", "aws:runCommand", "aws:runInstances", "aws:sleep",
 		"aws:updateVariable", "aws:waitForAwsResourceProperty",
 	}
 	if got := Supported(); !reflect.DeepEqual(got, want) {

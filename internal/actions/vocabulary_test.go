@@ -276,7 +276,7 @@ func (f *fakeCFN) live() []string {
 }
 
 func stackEnv(f *fakeCFN) *Env {
-	c := &awsx.Clients{CloudFormation: f, Region: "eu-west-1", Policy: awsx.DefaultPolicy().Scaled(0.001)}
+	c := &awsx.Clients{CloudFormation: f, Region: "eu-west-1", Policy: awsx.DefaultPolicy().Scaled(1000)}
 	return &Env{Clients: c, Ledger: NewLedger(), ExecutionID: "exec-1", Tags: map[string]string{"amibake:execution-id": "exec-1", "team": "x"}}
 }
 

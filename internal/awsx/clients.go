@@ -73,6 +73,8 @@ type Clients struct {
 	// CloudFormation serves aws:createStack and aws:deleteStack, and removes
 	// the stacks of a failed run.
 	CloudFormation CloudFormationAPI
+	// StepFunctions serves aws:executeStateMachine.
+	StepFunctions StepFunctionsAPI
 
 	// Raw maps a service name as SSM documents spell it ("ec2", "ssm",
 	// "lambda", "sts", "iam", "s3", "elbv2", ...) to the client whose methods

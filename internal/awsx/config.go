@@ -202,11 +202,11 @@ func buildClients(cfg aws.Config, c Config) *Clients {
 		conf:      c,
 		built:     true,
 	}
-	more, cfn := serviceClients(cfg)
+	more, cfn, states := serviceClients(cfg)
 	for name, client := range more {
 		cl.Raw[name] = client
 	}
-	cl.CloudFormation = cfn
+	cl.CloudFormation, cl.StepFunctions = cfn, states
 	cl.NewWatchers()
 	return cl
 }

@@ -374,7 +374,6 @@ func TestLocalRefusals(t *testing.T) {
 		{1, "approve", "approve or reject"},
 		{2, "each/hold", "resume"},
 		{3, "fleet", "TargetLocations"},
-		{5, "sfn", "cannot run locally yet"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("refusals %v", got)
