@@ -27,6 +27,7 @@ import (
 // TestAccImage_invokeWebhook calls an Automation webhook integration kept in
 // the emulator's Parameter Store; the webhook is a server in this test.
 func TestAccImage_invokeWebhook(t *testing.T) {
+	testAccPreCheck(t) // the setup below needs the emulator
 	run := fmt.Sprint(testRunID())
 	var mu sync.Mutex
 	var bodies []string
@@ -96,6 +97,7 @@ func setMotoConfig(t *testing.T, body string) {
 // TestAccImage_executeStateMachine runs a Step Functions state machine of
 // the emulator (which executes it) and hands its output on.
 func TestAccImage_executeStateMachine(t *testing.T) {
+	testAccPreCheck(t) // the setup below needs the emulator
 	run := fmt.Sprint(testRunID())
 	setMotoConfig(t, `{"stepfunctions": {"execute_state_machine": true}}`)
 	c := testClients(t)

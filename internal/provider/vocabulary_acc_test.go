@@ -264,6 +264,7 @@ func launcherDoc(failAfter bool) string {
 // runbook, read from SSM by name, launches: its output comes back to the
 // recipe, and the builder, in the same ledger, is terminated with the rest.
 func TestAccImage_executeAutomation(t *testing.T) {
+	testAccPreCheck(t) // the setup below needs the emulator
 	run := fmt.Sprint(testRunID())
 	marker := "child-" + run
 	child := "Launcher-" + run
