@@ -20,6 +20,12 @@ type Env struct {
 	Tags        map[string]string
 	ExecutionID string
 	Log         Logger // may be nil
+	// Run steers the run itself (variables, nested steps, secondary
+	// automations); nil outside the engine.
+	Run RunControl
+	// Files returns the document's attachments (aws:executeScript); nil when
+	// the run has none to give.
+	Files Attachments
 }
 
 // Logger receives one line per AWS resource created and per notable wait.

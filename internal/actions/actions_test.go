@@ -50,8 +50,9 @@ func run(t *testing.T, w *world, action string, in map[string]any, outs ...docum
 
 // TestRegistryMatchesCatalog ties the runnable actions to the catalogue: an
 // action with an HCL block must be runnable (amibake_image offers the block),
-// and a runnable action must have a catalogue entry with a block (validation,
-// rendering and the HCL schema come from it).
+// and a runnable action must have a catalogue entry (validation and rendering
+// come from it; an action without a block is written with a step's action and
+// inputs).
 func TestRegistryMatchesCatalog(t *testing.T) {
 	withBlock := map[string]bool{}
 	for _, spec := range document.Actions() {
@@ -67,11 +68,9 @@ func TestRegistryMatchesCatalog(t *testing.T) {
 	for _, name := range Supported() {
 		if _, ok := document.LookupAction(name); !ok {
 			t.Errorf("%s is registered but not in the catalogue (internal/document/catalog_actions.go)", name)
-		} else if !withBlock[name] {
-			t.Errorf("%s is registered but has no HCL block in the catalogue (set its Block)", name)
 		}
 	}
-	if len(withBlock) == 0 || len(Supported()) != len(withBlock) {
+	if len(withBlock) == 0 || len(Supported()) < len(withBlock) {
 		t.Errorf("%d actions registered, %d with a block in the catalogue", len(Supported()), len(withBlock))
 	}
 	if !sort.StringsAreSorted(Supported()) {

@@ -16,6 +16,9 @@ type CleanupOptions struct {
 	DeleteImages       bool
 	// KeepImageIDs are images that must survive (the run's results, in state).
 	KeepImageIDs []string
+	// DeleteStacks deletes the CloudFormation stacks the run created (a
+	// failed run's).
+	DeleteStacks bool
 }
 
 // CleanupReport says what was removed and, above all, what was not.
@@ -23,6 +26,7 @@ type CleanupReport struct {
 	Terminated       []string
 	Deregistered     []string
 	DeletedSnapshots []string
+	DeletedStacks    []string
 	Failures         []ami.Failure
 }
 
@@ -39,6 +43,7 @@ func (r *CleanupReport) merge(o CleanupReport) {
 	r.Terminated = append(r.Terminated, o.Terminated...)
 	r.Deregistered = append(r.Deregistered, o.Deregistered...)
 	r.DeletedSnapshots = append(r.DeletedSnapshots, o.DeletedSnapshots...)
+	r.DeletedStacks = append(r.DeletedStacks, o.DeletedStacks...)
 	r.Failures = append(r.Failures, o.Failures...)
 }
 
@@ -79,6 +84,9 @@ func Cleanup(ctx context.Context, env *Env, o CleanupOptions) (CleanupReport, er
 			}
 			rep.removed(r)
 		}
+	}
+	if o.DeleteStacks {
+		rep.merge(deleteStacks(ctx, env))
 	}
 	return rep, rep.err()
 }

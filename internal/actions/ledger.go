@@ -14,6 +14,7 @@ type Ledger struct {
 	mu        sync.Mutex
 	instances []InstanceRecord
 	images    []ami.Record
+	stacks    []StackRecord
 }
 
 // InstanceRecord is one launched instance.

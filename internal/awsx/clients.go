@@ -70,10 +70,15 @@ type Clients struct {
 	Lambda LambdaAPI
 	STS    STSAPI
 	IAM    *iam.Client // nil in fakes
+	// CloudFormation serves aws:createStack and aws:deleteStack, and removes
+	// the stacks of a failed run.
+	CloudFormation CloudFormationAPI
+	// StepFunctions serves aws:executeStateMachine.
+	StepFunctions StepFunctionsAPI
 
 	// Raw maps a service name as SSM documents spell it ("ec2", "ssm",
-	// "lambda", "sts", "iam") to the client whose methods aws:executeAwsApi
-	// calls by name.
+	// "lambda", "sts", "iam", "s3", "elbv2", ...) to the client whose methods
+	// aws:executeAwsApi calls by name.
 	Raw map[string]any
 
 	Region    string

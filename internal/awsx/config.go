@@ -202,6 +202,11 @@ func buildClients(cfg aws.Config, c Config) *Clients {
 		conf:      c,
 		built:     true,
 	}
+	more, cfn, states := serviceClients(cfg)
+	for name, client := range more {
+		cl.Raw[name] = client
+	}
+	cl.CloudFormation, cl.StepFunctions = cfn, states
 	cl.NewWatchers()
 	return cl
 }

@@ -37,7 +37,7 @@ func (r *runner) cleanup(ctx context.Context, failed bool) *CleanupError {
 			}
 		}
 	}
-	opts := actions.CleanupOptions{TerminateInstances: !r.o.KeepBuilderInstances, DeleteImages: true, KeepImageIDs: keep}
+	opts := actions.CleanupOptions{TerminateInstances: !r.o.KeepBuilderInstances, DeleteImages: true, KeepImageIDs: keep, DeleteStacks: failed}
 	if !r.needsCleanup(opts) {
 		return nil
 	}
@@ -102,6 +102,13 @@ func (r *runner) needsCleanup(o actions.CleanupOptions) bool {
 	if o.DeleteImages {
 		for _, im := range r.ledger.Images() {
 			if !im.Deleted && !slices.Contains(o.KeepImageIDs, im.ID) {
+				return true
+			}
+		}
+	}
+	if o.DeleteStacks {
+		for _, s := range r.ledger.Stacks() {
+			if !s.Deleted {
 				return true
 			}
 		}
@@ -182,6 +189,7 @@ func reportFields(rep actions.CleanupReport) map[string]any {
 	put(f, "terminated", rep.Terminated)
 	put(f, "deregistered", rep.Deregistered)
 	put(f, "deleted_snapshots", rep.DeletedSnapshots)
+	put(f, "deleted_stacks", rep.DeletedStacks)
 	put(f, "leftovers", failureIDs(rep.Failures))
 	return f
 }

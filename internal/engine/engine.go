@@ -98,6 +98,10 @@ type Options struct {
 	// SensitiveParameters names the parameters whose given values are
 	// secrets: a problem with one names the rule it breaks, not the value.
 	SensitiveParameters []string
+	// Files returns the document's attachments (its top-level files), for
+	// aws:executeScript; each is checked against the checksum the document
+	// gives for it. Nil when the caller has none.
+	Files actions.Attachments
 	// AssumeRole makes the run act as the document's assumeRole, as SSM
 	// Automation does. When it is set and the document's assumeRole resolves
 	// to a role, it is called once, before anything is created, and the
@@ -252,6 +256,26 @@ type runner struct {
 	redactor *Redactor
 
 	eventMu sync.Mutex
+
+	// vars are the runbook variables: the document's top-level variables,
+	// changed by aws:updateVariable.
+	vars map[string]any
+	// files serves the document's attachments.
+	files actions.Attachments
+	// parent is the run that started this one with aws:executeAutomation;
+	// nil for the run itself. A secondary run shares the ledger, tags,
+	// secrets and bound on step executions of the run at the top, and its
+	// steps are reported there under stepPrefix.
+	parent     *runner
+	stepPrefix string
+}
+
+// top is the run at the top of a chain of secondary automations.
+func (r *runner) top() *runner {
+	for r.parent != nil {
+		r = r.parent
+	}
+	return r
 }
 
 func newRunner(doc *document.Document, o Options) *runner {
@@ -279,6 +303,9 @@ func newRunner(doc *document.Document, o Options) *runner {
 	}
 	if r.lookup == nil {
 		r.lookup = actions.Lookup
+	}
+	if doc != nil {
+		r.files = actions.CheckedAttachments(o.Files, doc.Files)
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -318,6 +345,9 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 		return err
 	}
 	r.params = params
+	if err := r.initVariables(ctx); err != nil {
+		return err
+	}
 	if err := r.checkImageNames(ctx); err != nil {
 		return err
 	}
@@ -339,19 +369,22 @@ func (r *runner) execute(ctx context.Context, given map[string]string) error {
 // env is what an action sees; step is nil for cleanup and sweep.
 func (r *runner) env(step *document.Step) *actions.Env {
 	l := &eventLogger{r: r}
-	if step != nil {
-		l.step, l.action = step.Name, step.Action
-	}
-	r.tagMu.Lock()
-	tags := maps.Clone(r.tags)
-	r.tagMu.Unlock()
-	return &actions.Env{
+	top := r.top()
+	env := &actions.Env{
 		Clients:     r.o.Clients,
 		Ledger:      r.ledger,
-		Tags:        tags,
-		ExecutionID: r.executionID,
+		ExecutionID: top.executionID,
 		Log:         l,
+		Files:       r.files,
 	}
+	if step != nil {
+		l.step, l.action = r.stepPrefix+step.Name, step.Action
+		env.Run = &stepControl{r: r, step: step}
+	}
+	top.tagMu.Lock()
+	env.Tags = maps.Clone(top.tags)
+	top.tagMu.Unlock()
+	return env
 }
 
 func (r *runner) globals() document.GlobalContext {

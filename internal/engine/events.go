@@ -39,8 +39,9 @@ func (r *runner) emit(e Event) {
 	}
 	e.Fields = r.redactValue(e.Fields).(map[string]any)
 	// Actions may log from their own goroutines while they poll.
-	r.eventMu.Lock()
-	defer r.eventMu.Unlock()
+	top := r.top()
+	top.eventMu.Lock()
+	defer top.eventMu.Unlock()
 	r.o.OnEvent(e)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -26,13 +27,16 @@ type scope struct {
 func (s *scope) Lookup(ref document.Ref) (any, error) {
 	switch ref.Kind {
 	case document.RefParameter:
-		if v, ok := s.params[ref.Name]; ok {
+		if !ref.IsVariable() {
+			if v, ok := s.params[ref.Name]; ok {
+				return v, nil
+			}
+		}
+		if v, ok := s.r.variable(ref.Name); ok {
 			return v, nil
 		}
-		for _, v := range s.r.doc.Variables {
-			if v.Name == ref.Name {
-				return v.Default, nil
-			}
+		if ref.IsVariable() {
+			return nil, fmt.Errorf("no variable named %s", document.QuoteValue(ref.Name))
 		}
 		return nil, fmt.Errorf("no parameter or variable named %s", document.QuoteValue(ref.Name))
 	case document.RefStepOutput:
@@ -176,8 +180,13 @@ func (r *runner) stepInputs(ctx context.Context, step *document.Step) (map[strin
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	late := actions.LateInputs[step.Action]
 	for _, name := range names {
 		raw := step.Inputs[name]
+		if slices.Contains(late, name) {
+			in[name] = raw // the action resolves it when its time comes
+			continue
+		}
 		v, err := budget.Resolve(raw, sc)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", name, err)

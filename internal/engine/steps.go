@@ -16,48 +16,55 @@ import (
 // end is the index that stops the step loop.
 const end = -1
 
-// runFrom runs steps starting at index i until the document ends, a step aborts
-// the run, or ctx is cancelled.
+// runFrom runs the document's steps starting at index i until the document
+// ends, a step aborts the run, or ctx is cancelled.
 func (r *runner) runFrom(ctx context.Context, i int) error {
-	steps := r.doc.MainSteps
+	return r.runSteps(ctx, r.doc.MainSteps, i)
+}
+
+// runSteps runs steps starting at index i: the document's, or those nested in
+// an aws:loop, whose jumps stay among them. Every step execution counts
+// against the run's bound, nested and secondary ones included.
+func (r *runner) runSteps(ctx context.Context, steps []document.Step, i int) error {
 	// A critical step that failed but was continued past still fails the run, once
 	// the remaining steps have had their chance (SSM's isCritical).
 	var criticalErr error
+	top := r.top()
 	for i != end && i < len(steps) {
 		step := &steps[i]
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("run cancelled before step %q: %w", step.Name, err)
 		}
-		r.executions++
-		if r.executions > r.o.MaxStepExecutions {
-			return fmt.Errorf("%w: run stopped after %d step executions, before step %q; the document's jumps (nextStep, onFailure, branch) appear to loop",
+		top.executions++
+		if top.executions > r.o.MaxStepExecutions {
+			return fmt.Errorf("%w: run stopped after %d step executions, before step %q; the document's jumps (nextStep, onFailure, branch) or loops appear to run away",
 				ErrTooManySteps, r.o.MaxStepExecutions, step.Name)
 		}
 
 		out := r.execStep(ctx, step)
-		if out.fatal {
+		if out.fatal || errors.Is(out.err, ErrTooManySteps) {
 			return out.err
 		}
 		switch out.status {
 		case StatusSuccess:
-			next, err := r.successor(i, out.result.NextStep)
+			next, err := r.successor(steps, i, out.result.NextStep)
 			if err != nil {
 				return err
 			}
 			i = next
 		case StatusCancelled:
-			return r.onCancel(ctx, step, out.err)
+			return r.onCancel(ctx, steps, step, out.err)
 		default:
 			onFailure := step.OnFailure
 			switch {
 			case onFailure == "Continue":
-				next, err := r.successor(i, "")
+				next, err := r.successor(steps, i, "")
 				if err != nil {
 					return err
 				}
 				i = next
 			case strings.HasPrefix(onFailure, "step:"):
-				next, err := r.index(strings.TrimPrefix(onFailure, "step:"), step.Name, "onFailure")
+				next, err := r.index(steps, strings.TrimPrefix(onFailure, "step:"), step.Name, "onFailure")
 				if err != nil {
 					return err
 				}
@@ -82,24 +89,27 @@ func critical(step *document.Step) bool {
 
 // successor is the step after a successful (or continued) step i: the branch
 // choice, else the end when isEnd, else nextStep, else the next in order.
-func (r *runner) successor(i int, branch string) (int, error) {
-	step := &r.doc.MainSteps[i]
+func (r *runner) successor(steps []document.Step, i int, branch string) (int, error) {
+	step := &steps[i]
 	switch {
 	case branch != "":
-		return r.index(branch, step.Name, "the branch")
+		return r.index(steps, branch, step.Name, "the branch")
 	case step.IsEnd != nil && *step.IsEnd:
 		return end, nil
 	case step.NextStep != "":
-		return r.index(step.NextStep, step.Name, "nextStep")
+		return r.index(steps, step.NextStep, step.Name, "nextStep")
 	}
 	return i + 1, nil
 }
 
-func (r *runner) index(target, from, via string) (int, error) {
-	for i := range r.doc.MainSteps {
-		if r.doc.MainSteps[i].Name == target {
+func (r *runner) index(steps []document.Step, target, from, via string) (int, error) {
+	for i := range steps {
+		if steps[i].Name == target {
 			return i, nil
 		}
+	}
+	if len(steps) > 0 && len(r.doc.MainSteps) > 0 && &steps[0] != &r.doc.MainSteps[0] {
+		return end, fmt.Errorf("step %q: %s names step %q, which is not among the steps of its loop; a nested step jumps only within its loop", from, via, target)
 	}
 	return end, fmt.Errorf("step %q: %s names step %q, which the document does not have", from, via, target)
 }
@@ -107,18 +117,18 @@ func (r *runner) index(target, from, via string) (int, error) {
 // onCancel runs the step that onCancel names, if any. The run's context is done by
 // then, so it runs on a detached one with the cleanup deadline; the run still ends
 // as cancelled.
-func (r *runner) onCancel(ctx context.Context, step *document.Step, cancelErr error) error {
+func (r *runner) onCancel(ctx context.Context, steps []document.Step, step *document.Step, cancelErr error) error {
 	target, ok := strings.CutPrefix(step.OnCancel, "step:")
 	if !ok {
 		return cancelErr
 	}
-	i, err := r.index(target, step.Name, "onCancel")
+	i, err := r.index(steps, target, step.Name, "onCancel")
 	if err != nil {
 		return fmt.Errorf("%w; %w", cancelErr, err)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
 	defer cancel()
-	if err := r.runFrom(cctx, i); err != nil {
+	if err := r.runSteps(cctx, steps, i); err != nil {
 		return fmt.Errorf("%w; then onCancel step %q: %w", cancelErr, target, err)
 	}
 	return cancelErr
@@ -133,8 +143,8 @@ type stepOutcome struct {
 
 func (r *runner) execStep(ctx context.Context, step *document.Step) stepOutcome {
 	started := r.now()
-	sr := StepResult{Name: step.Name, Action: step.Action, StartedAt: started}
-	r.emit(Event{Kind: EventStepStart, Step: step.Name, Action: step.Action})
+	sr := StepResult{Name: r.stepPrefix + step.Name, Action: step.Action, StartedAt: started}
+	r.emit(Event{Kind: EventStepStart, Step: sr.Name, Action: step.Action})
 
 	out := r.attempts(ctx, step, &sr)
 
@@ -163,8 +173,9 @@ func (r *runner) execStep(ctx context.Context, step *document.Step) stepOutcome 
 			fields["next_step"] = out.result.NextStep
 		}
 	}
-	r.steps = append(r.steps, sr)
-	r.emit(Event{Kind: EventStepEnd, Step: step.Name, Action: step.Action, Attempt: sr.Attempts,
+	top := r.top()
+	top.steps = append(top.steps, sr)
+	r.emit(Event{Kind: EventStepEnd, Step: sr.Name, Action: step.Action, Attempt: sr.Attempts,
 		Elapsed: sr.FinishedAt.Sub(started), Fields: fields})
 	return out
 }

@@ -89,6 +89,8 @@ const stallFor = 2 * time.Second
 var matrixTally struct {
 	sync.Mutex
 	faults, instances, images, snapshots, cases int
+	// stacks are those left by a failed bake and reported as such.
+	stacks int
 }
 
 func tally(faultsInjected int, l leaks) {
@@ -124,6 +126,9 @@ type snapshotCheck struct {
 // matrixCase is one bake under one fault.
 type matrixCase struct {
 	name string
+	// recipe is the document baked: "" for the patch pipeline, "stack" for
+	// the one with a CloudFormation stack (stackDocument).
+	recipe string
 	// abort turns every step's onFailure into Abort.
 	abort bool
 	// step is the step under fault, "" for a fault in cleanup only.
@@ -481,7 +486,7 @@ func TestAccFaultMatrix(t *testing.T) {
 	plain := matrixClients(t, nil, 0)
 	ec2c := plain.Raw["ec2"].(*ec2.Client)
 
-	cases := matrixCases()
+	cases := append(matrixCases(), stackMatrixCases()...)
 	if f := os.Getenv("AMIBAKE_MATRIX_FILTER"); f != "" {
 		cases = slices.DeleteFunc(cases, func(c matrixCase) bool { return !strings.Contains(c.name, f) })
 	}
@@ -563,7 +568,7 @@ func runMatrixCase(t *testing.T, c matrixCase, marker string, plain *awsx.Client
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	h.cancel = cancel
-	doc := patchDocument(t, c.abort, c.step, c.timeoutSeconds)
+	doc := matrixDocument(t, c)
 	// Only the cleanup cases need a bake key: their next apply sweeps what the
 	// failed one left. The sweep scans every snapshot, which the emulator does
 	// slowly; crash recovery has its own test.
@@ -647,6 +652,9 @@ func runMatrixCase(t *testing.T, c matrixCase, marker string, plain *awsx.Client
 		snaps = accountSnapshots(t, ec2c)
 	}
 	l := findLeaks(t, ec2c, marker, c.keepInstances, tracked, snaps)
+	if c.recipe == "stack" {
+		checkStackLeaks(t, plain, marker, rec, report)
+	}
 	if c.wantLeftovers {
 		reported := fmt.Sprint(rec.err)
 		if rec.imageID != "" {

@@ -53,13 +53,20 @@ func TestAccImage_planTimeErrors(t *testing.T) {
 		{"image output names no step", recipe + `
   parameters   = { size = "t3.micro", source = "ami-12c6146b" }
   image_output = "nosuch.ImageId"`, `nosuch`},
-		{"action the engine cannot run", `
+		{"action that needs a person", `
   step {
-    name   = "stack"
-    action = "aws:createStack"
-    inputs = jsonencode({ StackName = "s", TemplateBody = "{}" })
+    name   = "approval"
+    action = "aws:approve"
+    inputs = jsonencode({ Approvers = ["arn:aws:iam::123456789012:role/release"] })
   }
-  image_output = "stack.ImageId"`, `(?s)stack.*aws:createStack.*cannot run`},
+  image_output = "approval.ImageId"`, `(?s)approval.*aws:approve.*cannot run locally.*executor = "ssm"`},
+		{"secondary automation over targets", `
+  step {
+    name   = "fleet"
+    action = "aws:executeAutomation"
+    inputs = jsonencode({ DocumentName = "Child", Targets = [{ Key = "tag:Role", Values = ["web"] }], TargetParameterName = "InstanceId" })
+  }
+  image_output = "fleet.ImageId"`, `(?s)fleet.*aws:executeAutomation.*Targets.*executor = "ssm"`},
 		{"recipe in both forms", `
   document = "{}"
   step {

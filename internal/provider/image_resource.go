@@ -419,21 +419,17 @@ func buildImageRecipe(ctx context.Context, m imageResourceModel) (*document.Docu
 	return buildRecipe(ctx, "document", m.Document, m.recipeModel, true)
 }
 
-// checkRunnable refuses, at plan time, actions the local engine cannot run.
+// checkRunnable refuses, at plan time, the steps the local engine cannot run,
+// saying why and what to do (engine.LocalRefusals).
 func checkRunnable(doc *document.Document, hcl bool) diag.Diagnostics {
 	var diags diag.Diagnostics
-	for i, s := range doc.MainSteps {
-		if engine.CanRun(s.Action) {
-			continue
-		}
+	for _, r := range engine.LocalRefusals(doc) {
 		at := path.Root("document")
 		if hcl {
-			at = path.Root("step").AtListIndex(i).AtName("action")
+			at = path.Root("step").AtListIndex(r.Index).AtName("action")
 		}
 		diags.AddAttributeError(at, "Action Not Supported by amibake_image",
-			fmt.Sprintf("step %s uses %s, which is valid SSM but which amibake_image cannot run locally yet. "+
-				"Actions it runs: %s. The document itself is fine for amibake_document and for SSM.",
-				document.QuoteValue(s.Name), document.QuoteValue(s.Action), strings.Join(engine.Supported(), ", ")))
+			r.Error()+". The document itself is fine for amibake_document and for SSM.")
 	}
 	return diags
 }
