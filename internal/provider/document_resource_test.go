@@ -195,6 +195,15 @@ func TestAccDocument_planTimeErrors(t *testing.T) {
       desired_state = "stop"
     }
   }`, `(?s)stop.*DesiredState|desired_state`},
+		{"a boolean that is neither true, false nor a template", `
+  step {
+    name = "image"
+    create_image {
+      instance_id = "i-1"
+      image_name  = "typed"
+      no_reboot   = "maybe"
+    }
+  }`, `(?s)no_reboot\s+= "maybe".*step "image".*NoReboot must be true or false`},
 		{"jump to missing step", `
   step {
     name       = "wait"

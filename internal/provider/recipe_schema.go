@@ -59,9 +59,10 @@ func recipeBlocks() map[string]schema.Block {
 						Validators:          []validator.String{stringvalidator.RegexMatches(stepNamePattern, "must contain only letters, digits and underscores")},
 					},
 					"type": schema.StringAttribute{
-						Required:            true,
-						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
-						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
+						Required: true,
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`, or one of the AWS resource types `" +
+							strings.Join(document.AWSResourceParameterTypes, "`, `") + "`.",
+						Validators: []validator.String{stringvalidator.OneOf(append(append([]string(nil), document.ParameterTypes...), document.AWSResourceParameterTypes...)...)},
 					},
 					"description": schema.StringAttribute{Optional: true, MarkdownDescription: "What the parameter is for."},
 					"default": schema.StringAttribute{
@@ -274,11 +275,15 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	if in.Required {
 		desc = "**Required** when the block is used. " + desc
 	}
+	// Integers and booleans are strings in the schema so that they, like any
+	// SSM input, may hold a `{{ }}` template: Terraform converts 5 and true
+	// to "5" and "true", and the converter turns literals back into numbers
+	// and booleans.
 	switch in.Type {
 	case document.TypeInteger:
-		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " A whole number, or a `{{ }}` template."}
 	case document.TypeBoolean:
-		return schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " `true` or `false`, or a `{{ }}` template."}
 	case document.TypeStringList:
 		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc}
 	case document.TypeStringMap:
@@ -288,7 +293,7 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	case document.TypeStringListMap:
 		return schema.MapAttribute{ElementType: types.ListType{ElemType: types.StringType}, Optional: true, MarkdownDescription: desc}
 	case document.TypeJSON:
-		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " JSON text: use `jsonencode(...)`.", Validators: []validator.String{jsonValidator{}}}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " JSON text: use `jsonencode(...)`; or a `{{ }}` template standing for the whole value.", Validators: []validator.String{jsonValidator{}}}
 	default:
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 	}
