@@ -204,6 +204,14 @@ func TestAccDocument_planTimeErrors(t *testing.T) {
       no_reboot   = "maybe"
     }
   }`, `(?s)no_reboot\s+= "maybe".*step "image".*NoReboot must be true or false`},
+		{"an object where AWS takes a list", `
+  step {
+    name = "launch"
+    run_instances {
+      image_id              = "ami-12c6146b"
+      block_device_mappings = jsonencode({ DeviceName = "/dev/xvda", Ebs = { VolumeSize = 16 } })
+    }
+  }`, `(?s)block_device_mappings.*step "launch".*must\s+be\s+a\s+list,\s+but\s+it\s+is\s+an\s+object.*jsonencode\(\[\{\s*DeviceName`},
 		{"jump to missing step", `
   step {
     name       = "wait"

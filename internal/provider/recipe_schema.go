@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -238,7 +239,7 @@ func quoted(names []string) []string {
 func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	attrs := map[string]schema.Attribute{}
 	for _, in := range spec.Inputs {
-		attrs[document.SnakeCase(in.Name)] = inputAttribute(in)
+		attrs[document.SnakeCase(in.Name)] = inputAttribute(spec.Name, in)
 	}
 	if spec.OpenInputs {
 		attrs[apiInputsAttribute] = schema.StringAttribute{
@@ -261,7 +262,7 @@ func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	return b
 }
 
-func inputAttribute(in document.InputSpec) schema.Attribute {
+func inputAttribute(action string, in document.InputSpec) schema.Attribute {
 	desc := fmt.Sprintf("SSM input `%s`.", in.Name)
 	if in.Description != "" {
 		desc = in.Description + " (SSM input `" + in.Name + "`.)"
@@ -293,7 +294,11 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	case document.TypeStringListMap:
 		return schema.MapAttribute{ElementType: types.ListType{ElemType: types.StringType}, Optional: true, MarkdownDescription: desc}
 	case document.TypeJSON:
-		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " JSON text: use `jsonencode(...)`; or a `{{ }}` template standing for the whole value.", Validators: []validator.String{jsonValidator{}}}
+		desc += " JSON text: use `jsonencode(...)`; or a `{{ }}` template standing for the whole value."
+		if shape, ok := actions.InputShape(action, in.Name); ok {
+			desc += " Checked at plan time against the shape the AWS API takes: `jsonencode(" + shape + ")`."
+		}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc, Validators: []validator.String{jsonValidator{}}}
 	default:
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 	}
