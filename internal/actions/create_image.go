@@ -19,7 +19,10 @@ import (
 // available, then tag and record the snapshots.
 type createImage struct{}
 
-func init() { register("aws:createImage", createImage{}) }
+func init() {
+	register("aws:createImage", createImage{})
+	requestShape("aws:createImage", ec2.CreateImageInput{})
+}
 
 func (createImage) Run(ctx context.Context, env *Env, step *document.Step, in map[string]any) (Result, error) {
 	instance, err := required(in, "InstanceId")

@@ -18,7 +18,10 @@ import (
 // managed by SSM, then wait for every invocation to finish.
 type runCommand struct{}
 
-func init() { register("aws:runCommand", runCommand{}) }
+func init() {
+	register("aws:runCommand", runCommand{})
+	requestShape("aws:runCommand", ssm.SendCommandInput{})
+}
 
 // CommandError is a command that did not succeed on an instance. Tail holds the
 // end of its stderr and stdout, which is usually all a user needs to see.

@@ -16,7 +16,10 @@ import (
 // runInstances is aws:runInstances: launch, record at once, wait until running.
 type runInstances struct{}
 
-func init() { register("aws:runInstances", runInstances{}) }
+func init() {
+	register("aws:runInstances", runInstances{})
+	requestShape("aws:runInstances", ec2.RunInstancesInput{})
+}
 
 // defaultInstanceType is SSM's documented default for aws:runInstances.
 const defaultInstanceType = "m1.small"

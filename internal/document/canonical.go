@@ -26,7 +26,10 @@ import (
 //   - numbers are int64 when integral (1.0 is 1); a schemaVersion written as
 //     the number 0.3 is the string "0.3";
 //   - the default of an Integer or Boolean parameter written as text ("5",
-//     "true") is the number or boolean: SSM receives parameter values as text.
+//     "true") is the number or boolean: SSM receives parameter values as text;
+//   - so is an Integer or Boolean input written as such text (SSM reads it as
+//     the number or boolean; HCL, where `true` and "true" are one value,
+//     cannot tell them apart).
 //
 // Everything else, including defaults such as maxAttempts 1, is kept as given.
 func (d *Document) CanonicalJSON() ([]byte, error) {
@@ -199,6 +202,10 @@ func canonicalInputs(action string, inputs map[string]any) map[string]any {
 			continue
 		}
 		switch is.Type {
+		case TypeInteger, TypeBoolean:
+			if text, ok := v.(string); ok {
+				out[k] = LiteralValue(text, is.Type)
+			}
 		case TypeStringList:
 			out[k] = stringListForm(v)
 		case TypeStringListMap:

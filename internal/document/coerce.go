@@ -171,3 +171,26 @@ func coerceMapList(v any) (any, error) {
 	}
 	return nil, fmt.Errorf("expected a list of objects, got %s", kindOf(v))
 }
+
+// LiteralValue is the number or boolean that the text of an Integer or
+// Boolean input stands for ("5", "true"), as SSM reads it; a template, or
+// text that is no such literal, stays text (validation reports the latter).
+func LiteralValue(text string, t InputType) any {
+	if HasTemplate(text) {
+		return text
+	}
+	var v any
+	var err error
+	switch t {
+	case TypeInteger:
+		v, err = coerceInteger(text)
+	case TypeBoolean:
+		v, err = coerceBoolean(text)
+	default:
+		return text
+	}
+	if err != nil {
+		return text
+	}
+	return v
+}

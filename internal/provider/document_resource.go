@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -222,7 +223,7 @@ func buildRecipe(ctx context.Context, textAttr string, text types.String, hcl re
 			return nil, false, diags
 		}
 		if validate {
-			addProblems(&diags, doc, document.Validate(doc), &at)
+			addProblems(&diags, doc, recipeProblems(doc), &at)
 		}
 		return doc, false, diags
 	}
@@ -237,9 +238,15 @@ func buildRecipe(ctx context.Context, textAttr string, text types.String, hcl re
 		return doc, unknown, diags
 	}
 	if validate {
-		addProblems(&diags, doc, document.Validate(doc), nil)
+		addProblems(&diags, doc, recipeProblems(doc), nil)
 	}
 	return doc, false, diags
+}
+
+// recipeProblems are the document's static problems and those of its JSON
+// inputs against the shape the AWS API takes.
+func recipeProblems(doc *document.Document) []document.Problem {
+	return append(document.Validate(doc), actions.JSONInputProblems(doc)...)
 }
 
 // documentSizeNote ends the description of every attribute that takes

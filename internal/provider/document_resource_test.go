@@ -195,6 +195,23 @@ func TestAccDocument_planTimeErrors(t *testing.T) {
       desired_state = "stop"
     }
   }`, `(?s)stop.*DesiredState|desired_state`},
+		{"a boolean that is neither true, false nor a template", `
+  step {
+    name = "image"
+    create_image {
+      instance_id = "i-1"
+      image_name  = "typed"
+      no_reboot   = "maybe"
+    }
+  }`, `(?s)no_reboot\s+= "maybe".*step "image".*NoReboot must be true or false`},
+		{"an object where AWS takes a list", `
+  step {
+    name = "launch"
+    run_instances {
+      image_id              = "ami-12c6146b"
+      block_device_mappings = jsonencode({ DeviceName = "/dev/xvda", Ebs = { VolumeSize = 16 } })
+    }
+  }`, `(?s)block_device_mappings.*step "launch".*must\s+be\s+a\s+list,\s+but\s+it\s+is\s+an\s+object.*jsonencode\(\[\{\s*DeviceName`},
 		{"jump to missing step", `
   step {
     name       = "wait"

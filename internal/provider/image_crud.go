@@ -115,7 +115,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 			resp.Diagnostics.AddWarning("Cannot Tag Image", err.Error())
 		}
 	}
-	gone, diags := r.refresh(ctx, &m, true)
+	gone, diags := r.refresh(ctx, &m, true, false)
 	resp.Diagnostics.Append(diags...)
 	if gone {
 		// Deregistered between the end of the bake and now: no dead id in state.
@@ -138,7 +138,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	before := m
-	gone, diags := r.refresh(ctx, &m, false)
+	gone, diags := r.refresh(ctx, &m, false, imported(req.Private))
 	resp.Diagnostics.Append(diags...)
 	if gone {
 		remains, diags := r.leftovers(ctx, m, req.Private)
@@ -168,8 +168,9 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 // refresh reads the image from AWS into the model: state, snapshots, managed tags
-// and the defaults that an import leaves null.
-func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afterCreate bool) (gone bool, diags diag.Diagnostics) {
+// and the defaults that an import leaves null. An adopted image (import) whose
+// state has no tags yet takes the tags it carries.
+func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afterCreate, adopted bool) (gone bool, diags diag.Diagnostics) {
 	clients, d := r.data.Clients(ctx)
 	diags.Append(d...)
 	if diags.HasError() {
@@ -238,6 +239,10 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if m.KeptInstanceIDs.IsNull() || m.KeptInstanceIDs.IsUnknown() {
 		m.KeptInstanceIDs = types.ListValueMust(types.StringType, []attr.Value{})
 	}
+	if adopted && m.Tags.IsNull() {
+		// Without them in state the next plan would add what is already there.
+		m.Tags = r.userTags(tags)
+	}
 	// Only the tag keys this resource manages are refreshed, so drift in them shows in the plan.
 	if !afterCreate && !m.Tags.IsNull() {
 		managed := map[string]string{}
@@ -250,6 +255,26 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 		diags.Append(d...)
 	}
 	return false, diags
+}
+
+// userTags are the tags of an image that a configuration would set: neither
+// the provider's own amibake:* tags nor its default_tags with their default
+// value. Null when there are none.
+func (r *imageResource) userTags(tags map[string]string) types.Map {
+	user := map[string]attr.Value{}
+	for k, v := range tags {
+		if strings.HasPrefix(k, "amibake:") {
+			continue
+		}
+		if dv, ok := r.data.defaultTags[k]; ok && dv == v {
+			continue
+		}
+		user[k] = types.StringValue(v)
+	}
+	if len(user) == 0 {
+		return types.MapNull(types.StringType)
+	}
+	return types.MapValueMust(types.StringType, user)
 }
 
 func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -289,7 +314,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	plan.Region, plan.AccountID = state.Region, state.AccountID
 	plan.Steps, plan.Copies = state.Steps, state.Copies
 	plan.KeptInstanceIDs = state.KeptInstanceIDs
-	_, diags = r.refresh(ctx, &plan, true)
+	_, diags = r.refresh(ctx, &plan, true, false)
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(clearImported(ctx, resp.Private)...)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -10,8 +11,9 @@ import (
 )
 
 // TestAccImage_importAdoptsWithoutRebuild: an AMI baked elsewhere (here: by a resource
-// that kept it on destroy) is imported by its id; the next plan adopts the recipe in
-// place, never replaces the image, and after that apply the plan is empty.
+// that kept it on destroy) is imported by its id with the tags it carries (not the
+// provider's own); the next plan adopts the recipe in place without touching the
+// tags, never replaces the image, and after that apply the plan is empty.
 func TestAccImage_importAdoptsWithoutRebuild(t *testing.T) {
 	var executions []string
 	var amiID string
@@ -23,7 +25,7 @@ func TestAccImage_importAdoptsWithoutRebuild(t *testing.T) {
 		CheckDestroy:             checkImagesDestroyed(t, &executions),
 		Steps: []resource.TestStep{
 			{
-				Config: config(fmt.Sprintf("resource \"amibake_image\" \"original\" {\n%s\n  deregister_on_destroy = false\n}\n", recipe)),
+				Config: config(fmt.Sprintf("resource \"amibake_image\" \"original\" {\n%s\n  deregister_on_destroy = false\n  tags = { owner = \"platform\" }\n}\n", recipe)),
 				Check: resource.ComposeTestCheckFunc(
 					rememberExecution("amibake_image.original", &executions),
 					func(s *terraform.State) error {
@@ -48,11 +50,24 @@ func TestAccImage_importAdoptsWithoutRebuild(t *testing.T) {
 				ImportState:        true,
 				ImportStateIdFunc:  func(*terraform.State) (string, error) { return amiID, nil },
 				ImportStatePersist: true,
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					if len(states) != 1 {
+						return fmt.Errorf("imported %d resources, want 1", len(states))
+					}
+					attrs := states[0].Attributes
+					if attrs["tags.%"] != "1" || attrs["tags.owner"] != "platform" {
+						return fmt.Errorf("imported tags = %v, want only owner = platform", tagAttrs(attrs))
+					}
+					return nil
+				},
 			},
 			{
 				Config: adopted,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.adopted", plancheck.ResourceActionUpdate)},
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("amibake_image.adopted", plancheck.ResourceActionUpdate),
+						expectUnchanged("amibake_image.adopted", "tags"),
+					},
 				},
 				Check: func(s *terraform.State) error {
 					id, _ := stateAttr(s, "amibake_image.adopted", "image_id")
@@ -74,4 +89,15 @@ func TestAccImage_importAdoptsWithoutRebuild(t *testing.T) {
 			},
 		},
 	})
+}
+
+// tagAttrs are the flattened tags.* attributes of an instance state.
+func tagAttrs(attrs map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range attrs {
+		if strings.HasPrefix(k, "tags.") {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -116,13 +116,20 @@ func (c *converter) actionInputs(spec document.ActionSpec, blk basetypes.ObjectV
 		if v == nil {
 			continue
 		}
+		if text, ok := v.(string); ok && (input.Type == document.TypeInteger || input.Type == document.TypeBoolean) {
+			v = document.LiteralValue(text, input.Type)
+		}
 		if input.Type == document.TypeJSON {
 			text, _ := v.(string)
 			decoded, err := decodeJSON(text)
-			if err != nil {
+			switch {
+			case err == nil:
+				v = decoded
+			case document.HasTemplate(text):
+				// a template standing for the whole value, as in JSON
+			default:
 				continue // reported by the attribute's jsonValidator
 			}
-			v = decoded
 		}
 		in[input.Name] = v
 	}

@@ -3,9 +3,12 @@ package provider
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -46,9 +49,9 @@ func sampleInput(typ document.InputType) (attr.Value, any) {
 	str := func(s string) attr.Value { return types.StringValue(s) }
 	switch typ {
 	case document.TypeInteger:
-		return types.Int64Value(3), int64(3)
+		return str("3"), int64(3)
 	case document.TypeBoolean:
-		return types.BoolValue(true), true
+		return str("true"), true
 	case document.TypeStringList:
 		return types.ListValueMust(types.StringType, []attr.Value{str("a")}), []any{"a"}
 	case document.TypeStringMap:
@@ -150,5 +153,46 @@ func TestRecipeModelParameters(t *testing.T) {
 	r.Description = types.StringUnknown()
 	if doc, unknown, diags := r.toDocument(ctx); doc != nil || !unknown || diags.HasError() {
 		t.Errorf("with an unknown value: doc %v, unknown %v, diagnostics %v", doc, unknown, diags)
+	}
+}
+
+// Integer and boolean inputs are strings in the schema: literals become
+// numbers and booleans, templates stay, and a literal of the wrong kind is a
+// plan-time error at the attribute, naming the step.
+func TestRecipeModelTypedLiterals(t *testing.T) {
+	ctx := context.Background()
+	stepType := recipeBlocks()["step"].Type().(types.ListType).ElemType
+	blockType := stepType.(types.ObjectType).AttrTypes["create_image"]
+	image := func(noReboot string) *document.Document {
+		r := nullRecipe()
+		r.Step = types.ListValueMust(stepType, []attr.Value{objectOf(t, stepType, map[string]attr.Value{
+			"name": types.StringValue("image"),
+			"create_image": objectOf(t, blockType, map[string]attr.Value{
+				"instance_id": types.StringValue("i-1"),
+				"image_name":  types.StringValue("typed"),
+				"no_reboot":   types.StringValue(noReboot),
+			}),
+		})})
+		doc, unknown, diags := r.toDocument(ctx)
+		if diags.HasError() || unknown {
+			t.Fatalf("unknown %v, diagnostics %v", unknown, diags)
+		}
+		return doc
+	}
+	for text, want := range map[string]any{"true": true, "False": false, "{{ NoReboot }}": "{{ NoReboot }}"} {
+		if got := image(text).MainSteps[0].Inputs["NoReboot"]; got != want {
+			t.Errorf("no_reboot = %q: input %#v, want %#v", text, got, want)
+		}
+	}
+	doc := image("maybe")
+	var diags diag.Diagnostics
+	addProblems(&diags, doc, document.Validate(doc), nil)
+	if diags.ErrorsCount() != 1 {
+		t.Fatalf("no_reboot = \"maybe\": want one error, got %v", diags)
+	}
+	d := diags.Errors()[0].(diag.DiagnosticWithPath)
+	if want := path.Root("step").AtListIndex(0).AtName("create_image").AtName("no_reboot"); !d.Path().Equal(want) ||
+		!strings.Contains(d.Detail(), `step "image"`) || !strings.Contains(d.Detail(), "true or false") {
+		t.Errorf("error at %s: %s", d.Path(), d.Detail())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/amibake/terraform-provider-amibake/internal/actions"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 )
 
@@ -59,9 +60,10 @@ func recipeBlocks() map[string]schema.Block {
 						Validators:          []validator.String{stringvalidator.RegexMatches(stepNamePattern, "must contain only letters, digits and underscores")},
 					},
 					"type": schema.StringAttribute{
-						Required:            true,
-						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`.",
-						Validators:          []validator.String{stringvalidator.OneOf(document.ParameterTypes...)},
+						Required: true,
+						MarkdownDescription: "One of `" + strings.Join(document.ParameterTypes, "`, `") + "`, or one of the AWS resource types `" +
+							strings.Join(document.AWSResourceParameterTypes, "`, `") + "`.",
+						Validators: []validator.String{stringvalidator.OneOf(append(append([]string(nil), document.ParameterTypes...), document.AWSResourceParameterTypes...)...)},
 					},
 					"description": schema.StringAttribute{Optional: true, MarkdownDescription: "What the parameter is for."},
 					"default": schema.StringAttribute{
@@ -237,7 +239,7 @@ func quoted(names []string) []string {
 func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	attrs := map[string]schema.Attribute{}
 	for _, in := range spec.Inputs {
-		attrs[document.SnakeCase(in.Name)] = inputAttribute(in)
+		attrs[document.SnakeCase(in.Name)] = inputAttribute(spec.Name, in)
 	}
 	if spec.OpenInputs {
 		attrs[apiInputsAttribute] = schema.StringAttribute{
@@ -260,7 +262,7 @@ func actionBlock(spec document.ActionSpec) schema.SingleNestedBlock {
 	return b
 }
 
-func inputAttribute(in document.InputSpec) schema.Attribute {
+func inputAttribute(action string, in document.InputSpec) schema.Attribute {
 	desc := fmt.Sprintf("SSM input `%s`.", in.Name)
 	if in.Description != "" {
 		desc = in.Description + " (SSM input `" + in.Name + "`.)"
@@ -274,11 +276,15 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	if in.Required {
 		desc = "**Required** when the block is used. " + desc
 	}
+	// Integers and booleans are strings in the schema so that they, like any
+	// SSM input, may hold a `{{ }}` template: Terraform converts 5 and true
+	// to "5" and "true", and the converter turns literals back into numbers
+	// and booleans.
 	switch in.Type {
 	case document.TypeInteger:
-		return schema.Int64Attribute{Optional: true, MarkdownDescription: desc}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " A whole number, or a `{{ }}` template."}
 	case document.TypeBoolean:
-		return schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " `true` or `false`, or a `{{ }}` template."}
 	case document.TypeStringList:
 		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc}
 	case document.TypeStringMap:
@@ -288,7 +294,11 @@ func inputAttribute(in document.InputSpec) schema.Attribute {
 	case document.TypeStringListMap:
 		return schema.MapAttribute{ElementType: types.ListType{ElemType: types.StringType}, Optional: true, MarkdownDescription: desc}
 	case document.TypeJSON:
-		return schema.StringAttribute{Optional: true, MarkdownDescription: desc + " JSON text: use `jsonencode(...)`.", Validators: []validator.String{jsonValidator{}}}
+		desc += " JSON text: use `jsonencode(...)`; or a `{{ }}` template standing for the whole value."
+		if shape, ok := actions.InputShape(action, in.Name); ok {
+			desc += " Checked at plan time against the shape the AWS API takes: `jsonencode(" + shape + ")`."
+		}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc, Validators: []validator.String{jsonValidator{}}}
 	default:
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 	}

@@ -29,6 +29,9 @@ func (v jsonValidator) ValidateString(_ context.Context, req validator.StringReq
 	}
 	var x any
 	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &x); err != nil {
+		if !v.object && document.HasTemplate(req.ConfigValue.ValueString()) {
+			return // a template standing for the whole value
+		}
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid JSON",
 			fmt.Sprintf("The value is not valid JSON (%s). Build it with jsonencode(...).", err))
 		return

@@ -169,8 +169,11 @@ step {
 ` + "```" + `
 
 Any string input may hold templates: ` + "`{{ Parameter }}`" + `, ` + "`{{ step.Output }}`" + `, ` + "`{{global:DATE_TIME}}`" + `,
-` + "`{{automation:EXECUTION_ID}}`" + `. Inputs of type ` + "`JSON`" + ` are structures that SSM passes to the AWS API
-unchanged; in HCL they are strings, written with ` + "`jsonencode(...)`" + `.
+` + "`{{automation:EXECUTION_ID}}`" + `. So may integer and boolean inputs, as in JSON
+(` + "`no_reboot = \"{{ NoReboot }}\"`" + `; a literal must be ` + "`true`" + `/` + "`false`" + ` or a whole number), and a list input
+whose one element is a template standing for a whole list (` + "`instance_ids = [\"{{ launch.InstanceIds }}\"]`" + `).
+Inputs of type ` + "`JSON`" + ` are structures that SSM passes to the AWS API unchanged; in HCL they are strings,
+written with ` + "`jsonencode(...)`" + `, or a template standing for the whole value.
 
 | Action | HCL block | ` + "`executor = \"local\"`" + ` | ` + "`executor = \"ssm\"`" + ` |
 |---|---|---|---|
@@ -231,8 +234,13 @@ func renderAction(b *bytes.Buffer, a document.ActionSpec, steps map[string]schem
 					return fmt.Errorf("%s: block %q has no attribute %q for input %s", a.Name, a.Block, attrName, in.Name)
 				}
 				hcl = hclType(at.GetType())
-				if in.Type == document.TypeJSON {
+				switch in.Type {
+				case document.TypeJSON:
 					hcl += " (JSON, `jsonencode`)"
+				case document.TypeInteger:
+					hcl = "number (or a `{{ }}` template)" // a string in the schema, so that it can hold one
+				case document.TypeBoolean:
+					hcl = "bool (or a `{{ }}` template)"
 				}
 				attrName = "`" + attrName + "`"
 			}
