@@ -336,7 +336,16 @@ func matrixClients(t *testing.T, inj *faults.Injector, maxAttempts int) *awsx.Cl
 	if inj != nil {
 		opts = append(opts, inj.APIOption())
 	}
-	c, err := awsx.New(context.Background(), awsx.Config{MaxRetries: maxAttempts, APIOptions: opts})
+	// The emulator answers with "Connection: close" and may drop a kept-alive
+	// connection under load; with one attempt per call, the setup (not a case
+	// under test) gets a few tries of its own.
+	var c *awsx.Clients
+	var err error
+	for try := 0; try < 3; try++ {
+		if c, err = awsx.New(context.Background(), awsx.Config{MaxRetries: maxAttempts, APIOptions: opts}); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("AWS clients for the emulator: %v", err)
 	}
