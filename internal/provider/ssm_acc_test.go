@@ -1,0 +1,164 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+)
+
+// The SSM executor's acceptance tests run against moto and the project's
+// SSM Automation emulator, started as its own process: the provider's SSM
+// endpoint is the emulator, every other service moto.
+
+// testEmulator is the emulator shared by the package's tests.
+func testEmulator(t *testing.T) *acctest.SSMEmulator {
+	t.Helper()
+	return acctest.SharedSSMEmulator(t, testMoto)
+}
+
+// ssmProvider is a provider block that bakes on SSM Automation through emu,
+// tagging everything with matrixTag=marker; extra goes into the block.
+func ssmProvider(emu *acctest.SSMEmulator, marker, extra string) string {
+	return fmt.Sprintf(`provider "amibake" {
+  executor = "ssm"
+%s
+  endpoints {
+    ssm = %q
+  }
+  default_tags {
+    tags = { %s = %q }
+  }
+}
+`, extra, emu.Endpoint(), matrixTag, marker)
+}
+
+// emulatorSSM is an SSM client talking to the emulator.
+func emulatorSSM(t *testing.T, emu *acctest.SSMEmulator) *ssm.Client {
+	t.Helper()
+	c, err := awsx.New(context.Background(), awsx.Config{Endpoints: awsx.Endpoints{SSM: emu.Endpoint()}})
+	if err != nil {
+		t.Fatalf("AWS clients for the emulator: %v", err)
+	}
+	return c.Raw["ssm"].(*ssm.Client)
+}
+
+// executionsOfBake lists, through the emulator, every execution started for
+// a bake key: each StartAutomationExecution that started something.
+func executionsOfBake(t *testing.T, emu *acctest.SSMEmulator, key string) []ssmtypes.AutomationExecutionMetadata {
+	t.Helper()
+	c := emulatorSSM(t, emu)
+	in := &ssm.DescribeAutomationExecutionsInput{Filters: []ssmtypes.AutomationExecutionFilter{
+		{Key: ssmtypes.AutomationExecutionFilterKeyTagKey, Values: []string{"amibake:bake/" + key}},
+	}, MaxResults: aws.Int32(50)}
+	var all []ssmtypes.AutomationExecutionMetadata
+	for {
+		var out *ssm.DescribeAutomationExecutionsOutput
+		err := awsx.Poll(context.Background(), awsx.DefaultPolicy(), func(ctx context.Context) (bool, error) {
+			var err error
+			out, err = c.DescribeAutomationExecutions(ctx, in)
+			return !awsx.IsThrottle(err), err
+		})
+		if err != nil {
+			t.Fatalf("DescribeAutomationExecutions: %v", err)
+		}
+		all = append(all, out.AutomationExecutionMetadataList...)
+		if aws.ToString(out.NextToken) == "" {
+			return all
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// checkSSMBake asks moto and the emulator about the bake in state: one
+// execution for its key, which succeeded, its image exists, and no builder
+// tagged marker is left.
+func checkSSMBake(t *testing.T, emu *acctest.SSMEmulator, name, marker string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		id, err := stateAttr(s, name, "image_id")
+		if err != nil {
+			return err
+		}
+		key, err := stateAttr(s, name, "bake_key")
+		if err != nil {
+			return err
+		}
+		if describeImage(t, id) == nil {
+			return fmt.Errorf("image %s does not exist", id)
+		}
+		execs := executionsOfBake(t, emu, key)
+		if len(execs) != 1 || execs[0].AutomationExecutionStatus != ssmtypes.AutomationExecutionStatusSuccess {
+			return fmt.Errorf("want one successful execution for bake %s, found %d: %+v", key, len(execs), execs)
+		}
+		if exec, _ := stateAttr(s, name, "execution_id"); exec != aws.ToString(execs[0].AutomationExecutionId) {
+			return fmt.Errorf("execution_id %s is not the execution %s", exec, aws.ToString(execs[0].AutomationExecutionId))
+		}
+		if ids := liveInstances(t, matrixTag, marker); len(ids) != 0 {
+			return fmt.Errorf("builders still running: %v", ids)
+		}
+		return nil
+	}
+}
+
+func TestAccImageSSM_sixStepPipeline(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ssm-six-%d", testRunID())
+	cfg := func(executor, tags string) string {
+		return config(fmt.Sprintf(`%s
+resource "amibake_image" "patch" {
+%s
+  %s
+  parameters = {
+    sourceAMIid = %q
+  }
+  tags = %s
+}
+`, ssmProvider(emu, marker, ""), patchPipelineHCL(builderProfile), executor, sourceAMI, tags))
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if imgs := imagesTagged(t, matrixTag, marker); len(imgs) != 0 {
+				return fmt.Errorf("destroy left %d images", len(imgs))
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("", `{ team = "platform" }`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("amibake_image.patch", tfjsonpath.New("steps"), sixStepsSucceeded),
+					statecheck.ExpectKnownValue("amibake_image.patch", tfjsonpath.New("image_id"), knownvalue.StringRegexp(regexp.MustCompile(`^ami-`))),
+					statecheck.ExpectKnownValue("amibake_image.patch", tfjsonpath.New("step_outputs").AtMapKey("createImage.ImageId"), knownvalue.StringRegexp(regexp.MustCompile(`^ami-`))),
+					statecheck.ExpectKnownValue("amibake_image.patch", tfjsonpath.New("snapshot_ids"), knownvalue.ListSizeExact(1)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkSSMBake(t, emu, "amibake_image.patch", marker),
+					resource.TestCheckResourceAttrPair("amibake_image.patch", "id", "amibake_image.patch", "image_id"),
+				),
+			},
+			{
+				// Switching the executor does not rebuild the image; tags change in place.
+				Config: cfg(`executor = "local"`, `{ team = "platform", tier = "gold" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.patch", plancheck.ResourceActionUpdate)},
+				},
+			},
+		},
+	})
+}
