@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -159,6 +162,144 @@ resource "amibake_image" "patch" {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.patch", plancheck.ResourceActionUpdate)},
 				},
 			},
+		},
+	})
+}
+
+// ssmLeaks is what the bakes tagged marker left: builders not terminated,
+// and images made from any of their builders (aws:createImage cannot tag an
+// image, so they are found by their source instance) that are still
+// registered and not in keep.
+func ssmLeaks(t *testing.T, marker string, keep ...string) (instances, images []string) {
+	t.Helper()
+	builders := map[string]bool{}
+	for _, in := range instancesTagged(t, matrixTag, marker) {
+		builders[aws.ToString(in.InstanceId)] = true
+	}
+	instances = liveInstances(t, matrixTag, marker)
+	out, err := testEC2(t).DescribeImages(context.Background(), &ec2.DescribeImagesInput{Owners: []string{"self"}})
+	if err != nil {
+		t.Fatalf("DescribeImages: %v", err)
+	}
+	for _, img := range out.Images {
+		id := aws.ToString(img.ImageId)
+		if builders[aws.ToString(img.SourceInstanceId)] && img.State != ec2types.ImageStateDeregistered && !slices.Contains(keep, id) {
+			images = append(images, id)
+		}
+	}
+	return instances, images
+}
+
+// failingRecipe launches a builder, images it, then fails its check step
+// (Abort) before the terminate step: SSM leaves the builder and the image.
+func failingRecipe(name string) string {
+	return fmt.Sprintf(`
+resource "amibake_image" %q {
+  document = jsonencode({
+    schemaVersion = "0.3"
+    mainSteps = [
+      { name = "launch", action = "aws:runInstances", inputs = { ImageId = %q, IamInstanceProfileName = %q } },
+      { name = "image", action = "aws:createImage", inputs = { InstanceId = "{{ launch.InstanceIds }}", ImageName = "ssm-fail-{{ automation:EXECUTION_ID }}" } },
+      { name = "check", action = "aws:assertAwsResourceProperty", inputs = {
+          Service = "ec2", Api = "DescribeInstances", InstanceIds = ["{{ launch.InstanceIds }}"],
+          PropertySelector = "$.Reservations[0].Instances[0].State.Name", DesiredValues = ["never"] } },
+      { name = "terminate", action = "aws:changeInstanceState", inputs = { InstanceIds = ["{{ launch.InstanceIds }}"], DesiredState = "terminated" } },
+    ]
+    outputs = ["image.ImageId"]
+  })
+}
+`, name, sourceAMI, builderProfile)
+}
+
+func TestAccImageSSM_failingStep(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ssm-fail-%d", testRunID())
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      config(ssmProvider(emu, marker, "") + failingRecipe("bad")),
+			ExpectError: regexp.MustCompile(`(?s)Bake Failed.*step "check" \(aws:assertAwsResourceProperty\) failed`),
+		}},
+	})
+	instances, images := ssmLeaks(t, marker)
+	if len(instances) > 0 || len(images) > 0 {
+		t.Errorf("the failed bake left builders %v and images %v", instances, images)
+	}
+	if len(instancesTagged(t, matrixTag, marker)) != 1 {
+		t.Errorf("the recipe should have launched one builder tagged %s", marker)
+	}
+}
+
+// A recipe with actions only SSM's engine runs plans under executor "ssm",
+// set on the resource or on the provider; under "local" it is refused.
+func TestAccImageSSM_planOnlyActions(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	recipe := func(executor string) string {
+		return fmt.Sprintf(`
+resource "amibake_image" "script" {
+  %s
+  document = jsonencode({
+    schemaVersion = "0.3"
+    mainSteps = [
+      { name = "launch", action = "aws:runInstances", inputs = { ImageId = %q } },
+      { name = "approve", action = "aws:approve", inputs = { Approvers = ["arn:aws:iam::123456789012:role/approver"] } },
+      { name = "script", action = "aws:executeScript", inputs = { Runtime = "python3.11", Handler = "handler", Script = "def handler(events, context):\n  return {}" } },
+      { name = "image", action = "aws:createImage", inputs = { InstanceId = "{{ launch.InstanceIds }}", ImageName = "script-{{ automation:EXECUTION_ID }}" } },
+    ]
+  })
+}
+`, executor, sourceAMI)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config(ssmProvider(emu, "plan", "") + recipe("")), PlanOnly: true, ExpectNonEmptyPlan: true},
+			{Config: config(ssmProvider(emu, "plan", "") + recipe(`executor = "ssm"`)), PlanOnly: true, ExpectNonEmptyPlan: true},
+			{
+				Config:      config(ssmProvider(emu, "plan", "") + recipe(`executor = "local"`)),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Action Not Supported by amibake_image`),
+			},
+		},
+	})
+}
+
+// sensitive_parameters are refused under SSM at plan time, with the safe way.
+func TestAccImageSSM_sensitiveRefused(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	body := `
+resource "amibake_image" "secret" {
+  %s
+  parameter {
+    name = "token"
+    type = "String"
+  }
+  step {
+    name = "launch"
+    run_instances {
+      image_id = "ami-12c6146b"
+    }
+  }
+  step {
+    name = "image"
+    create_image {
+      instance_id = "{{ launch.InstanceIds }}"
+      image_name  = "secret-{{ automation:EXECUTION_ID }}"
+    }
+  }
+  sensitive_parameters = { token = "hunter2" }
+}
+`
+	want := regexp.MustCompile(`(?s)Sensitive Parameter Under SSM Automation.*\{\{ssm:/path/to/secret\}\}`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config(ssmProvider(emu, "plan", "") + fmt.Sprintf(body, "")), PlanOnly: true, ExpectError: want},
+			{Config: config(ownCredentials + fmt.Sprintf(body, `executor = "ssm"`)), PlanOnly: true, ExpectError: want},
 		},
 	})
 }
