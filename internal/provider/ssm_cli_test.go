@@ -1,0 +1,174 @@
+//go:build unix
+
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/acctest"
+)
+
+// The SSM executor through the Terraform CLI, with a provider binary built
+// from this tree: signals reach the real plugin process, and executions run
+// in the emulator's own process, so they outlive a killed Terraform.
+
+func TestAccSSMTerraformCLI(t *testing.T) {
+	testAccPreCheck(t)
+	t.Parallel()
+	ensureInstanceProfile(t, builderProfile)
+	emu := testEmulator(t)
+	pluginDir := buildProvider(t)
+
+	t.Run("interrupt", func(t *testing.T) { testSSMInterrupt(t, pluginDir, emu) })
+	t.Run("kill-and-reattach", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, false) })
+	t.Run("adopt-finished", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, true) })
+}
+
+// ssmCLI is a working directory whose recipe pauses for the duration held in
+// an SSM parameter (resolved by SSM when the execution starts), baked on SSM
+// Automation with a short lease.
+func ssmCLI(t *testing.T, pluginDir string, emu *acctest.SSMEmulator, marker, pause string) *cli {
+	putParameter(t, "/amibake-test/"+marker+"/pause", pause, false)
+	extra := fmt.Sprintf("  executor = %q\n%s\n  endpoints {\n    ssm = %q\n  }", "ssm", shortLease, emu.Endpoint())
+	return newCLI(t, pluginDir, cliConfig(marker, extra, pausingRecipe("bake", marker, "")), "TF_LOG_PROVIDER=INFO")
+}
+
+var startedExecution = regexp.MustCompile(`started SSM Automation execution.*execution_id=([0-9a-f-]{36})`)
+
+// waitInSSMPause waits until the bake's execution runs its pause step and
+// returns the execution's id.
+func waitInSSMPause(t *testing.T, r *running) string {
+	t.Helper()
+	var id string
+	waitUntil(t, r, 2*time.Minute, "the execution to start", func() bool {
+		m := startedExecution.FindStringSubmatch(r.out.String())
+		if m != nil {
+			id = m[1]
+		}
+		return m != nil
+	})
+	inPause := regexp.MustCompile(`step start.*step=pause`)
+	waitUntil(t, r, 2*time.Minute, "the pause step to start", func() bool { return inPause.MatchString(r.out.String()) })
+	return id
+}
+
+func executionStatus(t *testing.T, emu *acctest.SSMEmulator, id string) ssmtypes.AutomationExecutionStatus {
+	t.Helper()
+	for {
+		out, err := emulatorSSM(t, emu).GetAutomationExecution(context.Background(), &ssm.GetAutomationExecutionInput{AutomationExecutionId: aws.String(id)})
+		if err == nil {
+			return out.AutomationExecution.AutomationExecutionStatus
+		}
+		if !strings.Contains(err.Error(), "ThrottlingException") {
+			t.Fatalf("GetAutomationExecution %s: %v", id, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// testSSMInterrupt: Ctrl-C while the execution runs stops it (Cancelled),
+// removes its builder and image, and the CLI exits within
+// maxExitAfterInterrupt.
+func testSSMInterrupt(t *testing.T, pluginDir string, emu *acctest.SSMEmulator) {
+	marker := fmt.Sprintf("ssm-int-%d", testRunID())
+	c := ssmCLI(t, pluginDir, emu, marker, "PT10M")
+	apply := c.start("apply", "-auto-approve", "-input=false")
+	id := waitInSSMPause(t, apply)
+	if ids := liveInstances(t, matrixTag, marker); len(ids) != 1 {
+		t.Fatalf("want the running builder, found %v", ids)
+	}
+	sent := time.Now()
+	apply.signal(t, syscall.SIGINT)
+	err, ended := apply.wait(2 * maxExitAfterInterrupt)
+	took := time.Since(sent)
+	if !ended {
+		apply.signal(t, syscall.SIGKILL)
+		t.Fatalf("terraform still running %s after SIGINT:\n%s", 2*maxExitAfterInterrupt, apply.out.String())
+	}
+	t.Logf("terraform exited %s after SIGINT", took.Round(time.Millisecond))
+	out := apply.out.String()
+	if took > maxExitAfterInterrupt {
+		t.Errorf("terraform took %s to exit after SIGINT, want at most %s", took, maxExitAfterInterrupt)
+	}
+	if err == nil {
+		t.Errorf("an interrupted apply succeeded:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?s)Bake Failed.*step "pause" \(aws:sleep\) was cancelled`).MatchString(out) {
+		t.Errorf("the error does not say the pause step was cancelled:\n%s", out)
+	}
+	if st := executionStatus(t, emu, id); st != ssmtypes.AutomationExecutionStatusCancelled {
+		t.Errorf("execution %s is %s, want Cancelled", id, st)
+	}
+	if instances, images := ssmLeaks(t, marker); len(instances)+len(images) > 0 {
+		t.Errorf("the interrupted bake left builders %v and images %v", instances, images)
+	}
+	if res := c.mustRun("state", "list"); strings.TrimSpace(res) != "" {
+		t.Errorf("state holds %q after an interrupted create", res)
+	}
+}
+
+// testSSMKillReattach: kill -9 of Terraform and the provider while the
+// execution runs; the execution goes on in SSM. The next apply finds it by
+// its bake key once the dead runner's lease has expired, and records its
+// image: exactly one execution in all, one image, no builder. With finished,
+// the execution ends before the next apply, which adopts it.
+func testSSMKillReattach(t *testing.T, pluginDir string, emu *acctest.SSMEmulator, finished bool) {
+	marker := fmt.Sprintf("ssm-kill-%d", testRunID())
+	pause := "PT20S"
+	if finished {
+		pause = "PT3S"
+	}
+	c := ssmCLI(t, pluginDir, emu, marker, pause)
+	apply := c.start("apply", "-auto-approve", "-input=false")
+	id := waitInSSMPause(t, apply)
+	apply.signal(t, syscall.SIGKILL)
+	if _, ended := apply.wait(30 * time.Second); !ended {
+		t.Fatal("terraform survived SIGKILL")
+	}
+	if finished {
+		deadline := time.Now().Add(2 * time.Minute)
+		for executionStatus(t, emu, id) != ssmtypes.AutomationExecutionStatusSuccess {
+			if time.Now().After(deadline) {
+				t.Fatalf("execution %s did not succeed on its own", id)
+			}
+			time.Sleep(time.Second)
+		}
+		// The image exists, the builder is terminated by the recipe; the
+		// next apply must not bake again.
+	} else if st := executionStatus(t, emu, id); st != ssmtypes.AutomationExecutionStatusInprogress {
+		t.Fatalf("execution %s is %s after Terraform died, want InProgress", id, st)
+	}
+
+	started := time.Now()
+	out := c.mustRun("apply", "-auto-approve", "-input=false")
+	t.Logf("the second apply took %s", time.Since(started).Round(time.Millisecond))
+	state := c.stateResources()["amibake_image.bake"]
+	image, _ := state["image_id"].(string)
+	key, _ := state["bake_key"].(string)
+	if state["execution_id"] != id {
+		t.Errorf("execution_id in state is %v, want the first apply's execution %s\n%s", state["execution_id"], id, out)
+	}
+	if execs := executionsOfBake(t, emu, key); len(execs) != 1 {
+		t.Errorf("want exactly one StartAutomationExecution for the bake, found %d executions", len(execs))
+	}
+	if instances, images := ssmLeaks(t, marker, image); len(instances)+len(images) > 0 {
+		t.Errorf("after the second apply: builders %v, images besides %s: %v", instances, image, images)
+	}
+	if describeImage(t, image) == nil {
+		t.Errorf("the image in state %s does not exist", image)
+	}
+	c.mustRun("destroy", "-auto-approve", "-input=false")
+	if instances, images := ssmLeaks(t, marker); len(instances)+len(images) > 0 {
+		t.Errorf("after destroy: builders %v, images %v", instances, images)
+	}
+}
