@@ -28,7 +28,9 @@ const Headroom = 0.9
 const unpublishedRate = 5
 
 // limiter spaces the calls of one operation: at most one every gap. A
-// throttled call doubles the gap (up to maxSlowdown times the base); each
+// throttled call doubles the gap (up to maxSlowdown times the base: AWS's
+// throttling is a burst limit, and a few seconds between calls is what the
+// SDK's own back-off waits too); each
 // answer that is not throttled narrows it again by a tenth, so that the
 // process settles at the rate AWS grants instead of failing.
 type limiter struct {
@@ -39,7 +41,7 @@ type limiter struct {
 	now  func() time.Time
 }
 
-const maxSlowdown = 16
+const maxSlowdown = 4
 
 func newLimiter(rate float64, now func() time.Time) *limiter {
 	gap := time.Duration(float64(time.Second) / rate)

@@ -206,7 +206,10 @@ func (b *bake) finish(ctx context.Context, id string) (cleanupErr *engine.Cleanu
 	if runErr == nil {
 		runErr = b.checkImage(cctx)
 	}
-	return b.cleanup(cctx, x, runErr != nil), runErr
+	// Cleanup has its own deadline: a stop that took long must not eat it.
+	clean, cancelClean := b.fresh(ctx)
+	defer cancelClean()
+	return b.cleanup(clean, x, runErr != nil), runErr
 }
 
 // stop cancels the execution and waits until it has ended.
