@@ -303,3 +303,81 @@ resource "amibake_image" "secret" {
 		},
 	})
 }
+
+// pauseRecipe launches a builder, images it, sleeps, and terminates it.
+func pauseRecipe(name, pause, more string) string {
+	return fmt.Sprintf(`
+resource "amibake_image" %q {
+%s  step {
+    name = "pause"
+    sleep {
+      duration = %q
+    }
+  }
+  step {
+    name = "terminate"
+    change_instance_state {
+      instance_ids  = ["{{ launch.InstanceIds }}"]
+      desired_state = "terminated"
+    }
+  }
+  outputs = ["image.ImageId"]
+%s
+}
+`, name, launchAndImageSteps("ssm"), pause, more)
+}
+
+// timeouts.create stops the execution, waits for it to end, and cleans up.
+func TestAccImageSSM_timeout(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ssm-timeout-%d", testRunID())
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      config(ssmProvider(emu, marker, "") + pauseRecipe("slow", "PT10M", `  timeouts { create = "10s" }`)),
+			ExpectError: regexp.MustCompile(`(?s)step "pause" \(aws:sleep\) was cancelled.*timeouts.create`),
+		}},
+	})
+	instances, images := ssmLeaks(t, marker)
+	if len(instances)+len(images) > 0 {
+		t.Errorf("the timed-out bake left builders %v and images %v", instances, images)
+	}
+	for _, x := range executionsTagged(t, emu, marker) {
+		if st := x.AutomationExecutionStatus; st != ssmtypes.AutomationExecutionStatusCancelled {
+			t.Errorf("execution %s is %s, want Cancelled", aws.ToString(x.AutomationExecutionId), st)
+		}
+	}
+}
+
+// executionsTagged lists the executions whose default tags carry marker.
+func executionsTagged(t *testing.T, emu *acctest.SSMEmulator, marker string) []ssmtypes.AutomationExecutionMetadata {
+	t.Helper()
+	c := emulatorSSM(t, emu)
+	out, err := c.DescribeAutomationExecutions(context.Background(), &ssm.DescribeAutomationExecutionsInput{
+		Filters:    []ssmtypes.AutomationExecutionFilter{{Key: ssmtypes.AutomationExecutionFilterKeyTagKey, Values: []string{matrixTag}}},
+		MaxResults: aws.Int32(50),
+	})
+	if err != nil {
+		t.Fatalf("DescribeAutomationExecutions: %v", err)
+	}
+	var mine []ssmtypes.AutomationExecutionMetadata
+	for _, x := range out.AutomationExecutionMetadataList {
+		tags, err := c.ListTagsForResource(context.Background(), &ssm.ListTagsForResourceInput{
+			ResourceType: ssmtypes.ResourceTypeForTaggingAutomation, ResourceId: x.AutomationExecutionId,
+		})
+		if err != nil {
+			t.Fatalf("ListTagsForResource: %v", err)
+		}
+		for _, tg := range tags.TagList {
+			if aws.ToString(tg.Key) == matrixTag && aws.ToString(tg.Value) == marker {
+				mine = append(mine, x)
+			}
+		}
+	}
+	if len(mine) == 0 {
+		t.Errorf("no execution tagged %s=%s", matrixTag, marker)
+	}
+	return mine
+}
