@@ -251,8 +251,8 @@ var liveStatuses = []string{
 // reuses it meanwhile publishes it again (its start answers
 // AutomationDefinitionNotFoundException). Failures are returned for the log
 // only.
-func (f *Follower) retire(ctx context.Context, name string) error {
-	if !release(f.api, name) {
+func (f *Follower) retire(ctx context.Context, name string, acquired bool) error {
+	if acquired && !release(f.api, name) {
 		return nil
 	}
 	var live *ssm.DescribeAutomationExecutionsOutput

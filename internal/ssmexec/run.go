@@ -112,6 +112,8 @@ type bake struct {
 	values map[string][]string
 	runner string
 	res    *engine.Result
+	// acquired: this bake counts among the process's users of the document.
+	acquired bool
 }
 
 func (b *bake) emit(e engine.Event) {
@@ -143,19 +145,23 @@ func (b *bake) run(ctx context.Context) (*engine.Result, error) {
 	if err != nil {
 		return b.res, err
 	}
+	// The document goes when no bake uses it any more, whatever happens here.
+	defer func() {
+		if !b.acquired && id == "" {
+			return
+		}
+		cctx, cancel := b.fresh(ctx)
+		defer cancel()
+		if err := b.f.retire(cctx, b.pub.Name, b.acquired); err != nil {
+			b.log("could not delete the published document; a later bake removes it", map[string]any{"document": b.pub.Name, "error": err.Error()})
+		}
+	}()
 	if id == "" {
 		if id, err = b.start(ctx); err != nil {
 			return b.res, err
 		}
 	}
 	b.res.ExecutionID = id
-	defer func() {
-		cctx, cancel := b.fresh(ctx)
-		defer cancel()
-		if err := b.f.retire(cctx, b.pub.Name); err != nil {
-			b.log("could not delete the published document; a later bake removes it", map[string]any{"document": b.pub.Name, "error": err.Error()})
-		}
-	}()
 	stopLease := b.f.holdLease(ctx, id, b.runner, b.o.LeaseDuration, func(err error) {
 		b.log("could not renew the lease on the execution; retrying at the next renewal", map[string]any{"execution_id": id, "error": err.Error()})
 	})
@@ -248,6 +254,7 @@ func (b *bake) onChange(s status) {
 // start publishes the document and starts the execution.
 func (b *bake) start(ctx context.Context) (string, error) {
 	acquire(b.f.api, b.pub.Name)
+	b.acquired = true
 	docTags := map[string]string{}
 	for k, v := range b.o.Tags {
 		docTags[k] = v
