@@ -59,7 +59,7 @@ func TestAccImage_planTimeErrors(t *testing.T) {
     action = "aws:createStack"
     inputs = jsonencode({ StackName = "s", TemplateBody = "{}" })
   }
-  image_output = "stack.ImageId"`, `(?s)stack.*aws:createStack.*cannot run`},
+  image_output = "stack.StackId"`, `(?s)stack.*aws:createStack.*cannot run`},
 		{"recipe in both forms", `
   document = "{}"
   step {
