@@ -48,27 +48,30 @@ func newLimiter(rate float64, now func() time.Time) *limiter {
 	return &limiter{base: gap, gap: gap, now: now}
 }
 
-// wait blocks until the next call may go, and books that slot.
+// wait blocks until the next call may go. The slot is taken when the call
+// actually goes, not booked ahead: a caller that wakes late pushes the next
+// slot back, so two calls are never closer than the gap.
 func (l *limiter) wait(ctx context.Context) error {
-	l.mu.Lock()
-	now := l.now()
-	at := l.next
-	if at.Before(now) {
-		at = now
-	}
-	l.next = at.Add(l.gap)
-	l.mu.Unlock()
-	d := at.Sub(now)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		now := l.now()
+		if !now.Before(l.next) {
+			l.next = now.Add(l.gap)
+			l.mu.Unlock()
+			return nil
+		}
+		d := l.next.Sub(now)
+		l.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 }
 

@@ -161,7 +161,29 @@ func withTags(v any, tags map[string]string, types ...string) any {
 var documents = struct {
 	sync.Mutex
 	users map[API]map[string]int
-}{users: map[API]map[string]int{}}
+	// published holds the documents this process knows exist: published by
+	// one of its bakes and not deleted since.
+	published map[API]map[string]bool
+}{users: map[API]map[string]int{}, published: map[API]map[string]bool{}}
+
+func knownPublished(api API, name string) bool {
+	documents.Lock()
+	defer documents.Unlock()
+	return documents.published[api][name]
+}
+
+func setPublished(api API, name string, yes bool) {
+	documents.Lock()
+	defer documents.Unlock()
+	if documents.published[api] == nil {
+		documents.published[api] = map[string]bool{}
+	}
+	if yes {
+		documents.published[api][name] = true
+	} else {
+		delete(documents.published[api], name)
+	}
+}
 
 func acquire(api API, name string) {
 	documents.Lock()
@@ -189,7 +211,10 @@ func release(api API, name string) bool {
 // does not, reused when it does with the same content. A document of that
 // name with other content is refused (the name is the hash of the content:
 // someone else made it).
-func (f *Follower) publish(ctx context.Context, p *Published, tags map[string]string) error {
+func (f *Follower) publish(ctx context.Context, p *Published, tags map[string]string, again bool) error {
+	if !again && knownPublished(f.api, p.Name) {
+		return nil
+	}
 	var ssmTags []ssmtypes.Tag
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		ssmTags = append(ssmTags, ssmtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
@@ -205,6 +230,7 @@ func (f *Follower) publish(ctx context.Context, p *Published, tags map[string]st
 		return err
 	})
 	if err == nil {
+		setPublished(f.api, p.Name, true)
 		return nil
 	}
 	if awsx.ErrorCode(err) != codeDocumentExists {
@@ -221,6 +247,7 @@ func (f *Follower) publish(ctx context.Context, p *Published, tags map[string]st
 	if same, err := sameContent(aws.ToString(got.Content), p.Content); err != nil || !same {
 		return fmt.Errorf("an SSM document named %s exists with other content than this recipe's; its name is the hash of the content this provider publishes, so someone else made it: delete it or find out who did", p.Name)
 	}
+	setPublished(f.api, p.Name, true)
 	return nil
 }
 
@@ -280,6 +307,7 @@ func (f *Follower) retire(ctx context.Context, name string, acquired bool) error
 	if busy {
 		return nil
 	}
+	setPublished(f.api, name, false)
 	err = f.call(ctx, "DeleteDocument", startRetries, func(ctx context.Context) error {
 		_, err := f.api.DeleteDocument(ctx, &ssm.DeleteDocumentInput{Name: aws.String(name)})
 		return err

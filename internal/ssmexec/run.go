@@ -267,7 +267,7 @@ func (b *bake) start(ctx context.Context) (string, error) {
 		Tags:         ssmTags(executionTags(b.o, b.runner, b.o.Now().Add(b.o.LeaseDuration))),
 	}
 	for attempt := 0; ; attempt++ {
-		if err := b.f.publish(ctx, b.pub, docTags); err != nil {
+		if err := b.f.publish(ctx, b.pub, docTags, attempt > 0); err != nil {
 			return "", err
 		}
 		b.log("starting SSM Automation execution", map[string]any{"document": b.pub.Name})
