@@ -32,6 +32,49 @@ func TestAccSSMTerraformCLI(t *testing.T) {
 	t.Run("interrupt", func(t *testing.T) { testSSMInterrupt(t, pluginDir, emu) })
 	t.Run("kill-and-reattach", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, false) })
 	t.Run("adopt-finished", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, true) })
+	t.Run("two-workspaces", func(t *testing.T) { testSSMTwoWorkspaces(t, pluginDir, emu) })
+}
+
+// testSSMTwoWorkspaces: two workspaces apply the same image (same bake key)
+// at once. The second finds the first's execution with a live lease: it
+// neither adopts nor stops it, waits until the first has recorded it, then
+// bakes its own. Two executions, two images, each in its own state.
+func testSSMTwoWorkspaces(t *testing.T, pluginDir string, emu *acctest.SSMEmulator) {
+	marker := fmt.Sprintf("ssm-two-%d", testRunID())
+	a := ssmCLI(t, pluginDir, emu, marker, "PT10S")
+	b := ssmCLI(t, pluginDir, emu, marker, "PT10S")
+	first := a.start("apply", "-auto-approve", "-input=false")
+	id := waitInSSMPause(t, first)
+	second := b.start("apply", "-auto-approve", "-input=false")
+	waitUntil(t, second, time.Minute, "the second workspace to wait for the first", func() bool {
+		return strings.Contains(second.out.String(), "another runner is baking the same image")
+	})
+	for _, r := range []*running{first, second} {
+		err, ended := r.wait(3 * time.Minute)
+		if !ended || err != nil {
+			t.Fatalf("apply did not succeed (%v, ended %v):\n%s", err, ended, r.out.String())
+		}
+	}
+	sa, sb := a.stateResources()["amibake_image.bake"], b.stateResources()["amibake_image.bake"]
+	if sa["execution_id"] != id {
+		t.Errorf("the first workspace recorded execution %v, want its own %s", sa["execution_id"], id)
+	}
+	if sa["execution_id"] == sb["execution_id"] || sa["image_id"] == sb["image_id"] {
+		t.Errorf("the second workspace adopted the first's bake: %v %v, %v %v", sa["execution_id"], sa["image_id"], sb["execution_id"], sb["image_id"])
+	}
+	if st := executionStatus(t, emu, id); st != ssmtypes.AutomationExecutionStatusSuccess {
+		t.Errorf("the first workspace's execution is %s: the second stopped it", st)
+	}
+	if execs := executionsOfBake(t, emu, sa["bake_key"].(string)); len(execs) != 2 {
+		t.Errorf("want two executions for the bake key, found %d", len(execs))
+	}
+	imgA, _ := sa["image_id"].(string)
+	imgB, _ := sb["image_id"].(string)
+	if instances, images := ssmLeaks(t, marker, imgA, imgB); len(instances)+len(images) > 0 {
+		t.Errorf("builders %v and images %v left", instances, images)
+	}
+	a.mustRun("destroy", "-auto-approve", "-input=false")
+	b.mustRun("destroy", "-auto-approve", "-input=false")
 }
 
 // ssmCLI is a working directory whose recipe pauses for the duration held in
