@@ -381,3 +381,32 @@ func executionsTagged(t *testing.T, emu *acctest.SSMEmulator, marker string) []s
 	}
 	return mine
 }
+
+// A recipe without a terminate step succeeds on SSM, which leaves its
+// builder running; the provider terminates it.
+func TestAccImageSSM_noTerminateStep(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ssm-noterm-%d", testRunID())
+	var image string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: config(ssmProvider(emu, marker, "") + fmt.Sprintf(`
+resource "amibake_image" "noterm" {
+%s}
+`, launchAndImageSteps("ssm-noterm"))),
+			Check: func(s *terraform.State) error {
+				image, _ = stateAttr(s, "amibake_image.noterm", "image_id")
+				if n := len(instancesTagged(t, matrixTag, marker)); n != 1 {
+					return fmt.Errorf("want one builder tagged %s, found %d", marker, n)
+				}
+				if instances, images := ssmLeaks(t, marker, image); len(instances)+len(images) > 0 {
+					return fmt.Errorf("builders %v and images %v left after a successful bake", instances, images)
+				}
+				return nil
+			},
+		}},
+	})
+}

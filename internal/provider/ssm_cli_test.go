@@ -33,6 +33,72 @@ func TestAccSSMTerraformCLI(t *testing.T) {
 	t.Run("kill-and-reattach", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, false) })
 	t.Run("adopt-finished", func(t *testing.T) { testSSMKillReattach(t, pluginDir, emu, true) })
 	t.Run("two-workspaces", func(t *testing.T) { testSSMTwoWorkspaces(t, pluginDir, emu) })
+	t.Run("failed-while-dead", func(t *testing.T) { testSSMFailedWhileDead(t, pluginDir, emu) })
+}
+
+// testSSMFailedWhileDead: Terraform is killed, and the execution then fails
+// (its check step rejects the image) with its builder and image left, as
+// SSM leaves them. The next apply, the check now passing, removes what the
+// failed execution left and bakes anew: two executions, one image, no
+// builder.
+func testSSMFailedWhileDead(t *testing.T, pluginDir string, emu *acctest.SSMEmulator) {
+	marker := fmt.Sprintf("ssm-faildead-%d", testRunID())
+	putParameter(t, "/amibake-test/"+marker+"/pause", "PT3S", false)
+	putParameter(t, "/amibake-test/"+marker+"/want", "ami-never", false)
+	extra := fmt.Sprintf("  executor = %q\n%s\n  endpoints {\n    ssm = %q\n  }", "ssm", shortLease, emu.Endpoint())
+	recipe := fmt.Sprintf(`
+resource "amibake_image" "bake" {
+  document = jsonencode({
+    schemaVersion = "0.3"
+    parameters = {
+      pause = { type = "String", default = "{{ssm:/amibake-test/%[1]s/pause}}" }
+      want  = { type = "String", default = "{{ssm:/amibake-test/%[1]s/want}}" }
+    }
+    mainSteps = [
+      { name = "launch", action = "aws:runInstances", inputs = { ImageId = %[2]q, IamInstanceProfileName = %[3]q } },
+      { name = "image", action = "aws:createImage", inputs = { InstanceId = "{{ launch.InstanceIds }}", ImageName = "faildead-{{ automation:EXECUTION_ID }}" } },
+      { name = "pause", action = "aws:sleep", inputs = { Duration = "{{ pause }}" } },
+      { name = "check", action = "aws:assertAwsResourceProperty", inputs = {
+          Service = "ec2", Api = "DescribeImages", ImageIds = [%[2]q],
+          PropertySelector = "$.Images[0].ImageId", DesiredValues = ["{{ want }}"] } },
+      { name = "terminate", action = "aws:changeInstanceState", inputs = { InstanceIds = ["{{ launch.InstanceIds }}"], DesiredState = "terminated" } },
+    ]
+    outputs = ["image.ImageId"]
+  })
+}
+`, marker, sourceAMI, builderProfile)
+	c := newCLI(t, pluginDir, cliConfig(marker, extra, recipe), "TF_LOG_PROVIDER=INFO")
+	apply := c.start("apply", "-auto-approve", "-input=false")
+	id := waitInSSMPause(t, apply)
+	apply.signal(t, syscall.SIGKILL)
+	if _, ended := apply.wait(30 * time.Second); !ended {
+		t.Fatal("terraform survived SIGKILL")
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for executionStatus(t, emu, id) != ssmtypes.AutomationExecutionStatusFailed {
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s did not fail on its own", id)
+		}
+		time.Sleep(time.Second)
+	}
+	if instances, images := ssmLeaks(t, marker); len(instances) != 1 || len(images) != 1 {
+		t.Fatalf("the failed execution should have left its builder and image (as SSM does), found %v and %v", instances, images)
+	}
+
+	putParameter(t, "/amibake-test/"+marker+"/want", sourceAMI, false)
+	out := c.mustRun("apply", "-auto-approve", "-input=false")
+	state := c.stateResources()["amibake_image.bake"]
+	image, _ := state["image_id"].(string)
+	if state["execution_id"] == id {
+		t.Errorf("the failed execution %s was recorded\n%s", id, out)
+	}
+	if execs := executionsOfBake(t, emu, state["bake_key"].(string)); len(execs) != 2 {
+		t.Errorf("want the failed execution and a new one, found %d executions", len(execs))
+	}
+	if instances, images := ssmLeaks(t, marker, image); len(instances)+len(images) > 0 {
+		t.Errorf("after the second apply: builders %v, images besides %s: %v", instances, image, images)
+	}
+	c.mustRun("destroy", "-auto-approve", "-input=false")
 }
 
 // testSSMTwoWorkspaces: two workspaces apply the same image (same bake key)
