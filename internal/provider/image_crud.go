@@ -56,7 +56,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	secrets := engine.NewRedactor(secretValues(m)...)
-	res, runErr := engine.Run(runCtx, doc, values, engine.Options{
+	res, runErr := r.bake(runCtx, m, doc, values, engine.Options{
 		Clients:              clients,
 		Tags:                 r.data.defaultTags,
 		BakeKey:              key,

@@ -80,6 +80,8 @@ type imageResourceModel struct {
 	Steps                    types.List     `tfsdk:"steps"`
 	Copies                   types.Map      `tfsdk:"copies"`
 	KeptInstanceIDs          types.List     `tfsdk:"kept_instance_ids"`
+	Executor                 types.String   `tfsdk:"executor"`
+	AutomationRoleARN        types.String   `tfsdk:"automation_role_arn"`
 }
 
 var stepResultType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -246,6 +248,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		MarkdownDescription: "Images made by `copy_image` steps, keyed by region (`region/ami-id` when one region has several). Removed with the image on destroy.",
 		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 	}
+	addExecutorAttributes(attrs)
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A baked AMI. `terraform apply` runs the recipe (launch → command → stop → image → tag → terminate), " +
 			"records the AMI, and never leaves a builder instance behind; `terraform destroy` deregisters the AMI and deletes its snapshots.\n\n" +
@@ -277,7 +280,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if unknown || doc == nil || resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(checkRunnable(doc, m.Document.IsNull())...)
+	resp.Diagnostics.Append(validateExecutorConfig(doc, m)...)
 	for _, pr := range document.Advice(doc) {
 		at := path.Root("document")
 		if m.Document.IsNull() {
@@ -403,6 +406,7 @@ func recoverPanic(ctx context.Context, method string, diags *diag.Diagnostics) {
 // leftovers remain (see Read).
 func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	defer recoverPanic(ctx, "amibake_image plan", &resp.Diagnostics)
+	resp.Diagnostics.Append(r.planExecutorChecks(ctx, req.Config, req.Plan)...)
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return
 	}

@@ -61,6 +61,7 @@ type providerModel struct {
 	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
 	DefaultTags               *defaultTagsModel `tfsdk:"default_tags"`
 	LeaseDuration             types.String      `tfsdk:"lease_duration"`
+	Executor                  types.String      `tfsdk:"executor"`
 }
 
 type assumeRoleModel struct {
@@ -164,6 +165,11 @@ func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"Live bakes of the same recipe in other workspaces and builders kept with `keep_builder_instances` are never touched.",
 				Validators: []validator.String{durationValidator{}},
 			},
+			"executor": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: executorDescription + " `amibake_image` can override it per image.",
+				Validators:          []validator.String{executorValidator},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"assume_role": schema.SingleNestedBlock{
@@ -260,6 +266,7 @@ func (p *amibakeProvider) Configure(ctx context.Context, req provider.ConfigureR
 		data.leaseDuration, _ = time.ParseDuration(d) // checked by the validator
 	}
 	data.useDocumentRole = m.UseDocumentAssumeRole.IsNull() || m.UseDocumentAssumeRole.ValueBool()
+	data.executor = m.Executor.ValueString()
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }

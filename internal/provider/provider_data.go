@@ -25,6 +25,9 @@ type providerData struct {
 	leaseDuration time.Duration
 	// useDocumentRole runs bakes as the document's assumeRole.
 	useDocumentRole bool
+	// executor is where bakes run unless a resource says otherwise ("local"
+	// when empty).
+	executor string
 	// newClients is awsx.New; tests replace it.
 	newClients func(context.Context, awsx.Config) (*awsx.Clients, error)
 
