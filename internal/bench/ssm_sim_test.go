@@ -19,8 +19,8 @@ import (
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
-	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 	"github.com/amibake/terraform-provider-amibake/internal/ssmexec"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 // simSSM is SSM Automation in the simulated cloud, in its scaled time: the

@@ -19,8 +19,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // The SSM executor's acceptance tests run against moto and the project's

@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
-	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 	"github.com/amibake/terraform-provider-amibake/internal/ssmexec"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 // The SSM executor's fault matrix bakes the published patch pipeline (every

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 	"github.com/amibake/terraform-provider-amibake/internal/document"
 	"github.com/amibake/terraform-provider-amibake/internal/engine"
 	"github.com/amibake/terraform-provider-amibake/internal/ssmexec"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // More bakes than the account's concurrency quota: with a queue, SSM holds
