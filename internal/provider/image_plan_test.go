@@ -59,14 +59,14 @@ func TestAccImage_planTimeErrors(t *testing.T) {
     action = "aws:approve"
     inputs = jsonencode({ Approvers = ["arn:aws:iam::123456789012:role/release"] })
   }
-  image_output = "approval.ImageId"`, `(?s)approval.*aws:approve.*cannot run locally.*executor = "ssm"`},
+  image_output = "approval.ApprovalStatus"`, `(?s)approval.*aws:approve.*cannot run locally.*executor = "ssm"`},
 		{"secondary automation over targets", `
   step {
     name   = "fleet"
     action = "aws:executeAutomation"
     inputs = jsonencode({ DocumentName = "Child", Targets = [{ Key = "tag:Role", Values = ["web"] }], TargetParameterName = "InstanceId" })
   }
-  image_output = "fleet.ImageId"`, `(?s)fleet.*aws:executeAutomation.*Targets.*executor = "ssm"`},
+  image_output = "fleet.ExecutionId"`, `(?s)fleet.*aws:executeAutomation.*Targets.*executor = "ssm"`},
 		{"recipe in both forms", `
   document = "{}"
   step {
