@@ -41,15 +41,18 @@ func (createStack) Run(ctx context.Context, env *Env, step *document.Step, in ma
 		input.ClientRequestToken = aws.String(stackToken(env.ExecutionID, step.Name))
 	}
 	var out *cloudformation.CreateStackOutput
+	called := time.Now()
 	err = awsx.RetryThrottled(ctx, env.Clients, func(ctx context.Context) error {
 		var err error
 		out, err = cfn.CreateStack(ctx, input)
 		return err
 	})
-	if err != nil {
+	if err != nil && !refused(err) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		recordIfOurs(cctx, env, cfn, aws.ToString(input.StackName))
+		recordIfOurs(cctx, env, cfn, aws.ToString(input.StackName), called)
 		cancel()
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("CreateStack: %w", err)
 	}
 	id := aws.ToString(out.StackId)
@@ -120,11 +123,24 @@ func stackToken(executionID, step string) string {
 	return t
 }
 
-// recordIfOurs records the stack named name when it carries this run's
-// execution id: a CreateStack whose answer was lost may still have made it.
-func recordIfOurs(ctx context.Context, env *Env, cfn awsx.CloudFormationAPI, name string) {
+// stackClockSkew is how far AWS's clock may run behind this machine's when a
+// stack's CreationTime is compared with the time the run asked for it.
+const stackClockSkew = time.Minute
+
+// recordIfOurs records the stack named name that a CreateStack whose answer
+// was lost (a 5xx, a timeout; never a refusal, which creates nothing) may
+// still have made. A tag is no proof, anyone may put the run's id on a stack
+// of theirs; what proves it is the name the run asked for (live stack names
+// are unique, so a stack of that name that existed before the call would
+// have made AWS refuse it) together with a CreationTime no earlier than the
+// call, and the run's tag besides.
+func recordIfOurs(ctx context.Context, env *Env, cfn awsx.CloudFormationAPI, name string, called time.Time) {
 	st, err := describeStack(ctx, cfn, name)
 	if err != nil || st == nil || env.ExecutionID == "" {
+		return
+	}
+	if st.CreationTime == nil || st.CreationTime.Before(called.Add(-stackClockSkew)) {
+		env.info("left alone a stack with the requested name that existed before the call", map[string]any{"stack_name": name})
 		return
 	}
 	for _, t := range st.Tags {

@@ -212,8 +212,10 @@ type fakeCFN struct {
 	stacks    map[string]*cfntypes.Stack // by id
 	final     cfntypes.StackStatus       // status a created stack ends in
 	createErr error
-	calls     []string
-	tokens    []string
+	// keepExisting: a CreateStack for a name already taken makes nothing.
+	keepExisting bool
+	calls        []string
+	tokens       []string
 }
 
 func newFakeCFN() *fakeCFN {
@@ -225,9 +227,12 @@ func (f *fakeCFN) CreateStack(_ context.Context, in *cloudformation.CreateStackI
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "CreateStack")
 	f.tokens = append(f.tokens, aws.ToString(in.ClientRequestToken))
+	if f.keepExisting && f.find(aws.ToString(in.StackName)) != nil {
+		return nil, f.createErr // the call failed and made nothing
+	}
 	id := "arn:aws:cloudformation:eu-west-1:123456789012:stack/" + aws.ToString(in.StackName) + "/1"
 	f.stacks[id] = &cfntypes.Stack{StackId: aws.String(id), StackName: in.StackName, StackStatus: f.final, Tags: in.Tags,
-		StackStatusReason: aws.String("as scripted")}
+		StackStatusReason: aws.String("as scripted"), CreationTime: aws.Time(time.Now())}
 	if f.createErr != nil {
 		return nil, f.createErr
 	}
@@ -341,6 +346,23 @@ func TestCreateStack_failures(t *testing.T) {
 	}
 	if _, err := Cleanup(context.Background(), env, CleanupOptions{DeleteStacks: true}); err != nil || len(f.live()) != 0 {
 		t.Fatalf("cleanup %v; live %v", err, f.live())
+	}
+
+	// A stack of someone else's that existed before the call, with the name
+	// the run asks for and the run's tag put on it: a tag is no proof.
+	f = newFakeCFN()
+	old := "arn:aws:cloudformation:eu-west-1:123456789012:stack/net/0"
+	f.stacks[old] = &cfntypes.Stack{StackId: aws.String(old), StackName: aws.String("net"), StackStatus: cfntypes.StackStatusCreateComplete,
+		CreationTime: aws.Time(time.Now().Add(-time.Hour)),
+		Tags:         []cfntypes.Tag{{Key: aws.String("amibake:execution-id"), Value: aws.String("exec-1")}}}
+	f.createErr = errors.New("connection reset")
+	f.keepExisting = true
+	env = stackEnv(f)
+	if _, err := runStep(t, env, "aws:createStack", map[string]any{"StackName": "net", "TemplateBody": "{}"}); err == nil {
+		t.Fatal("no error")
+	}
+	if st := env.Ledger.Stacks(); len(st) != 0 {
+		t.Fatalf("a stack that predates the call was recorded for deletion: %v", st)
 	}
 }
 
