@@ -34,7 +34,7 @@ func (executeAutomation) Run(ctx context.Context, env *Env, step *document.Step,
 		return Result{}, errors.New("aws:executeAutomation runs only inside a run")
 	}
 	for _, k := range AWSEngineInputs {
-		if present(in[k]) {
+		if document.Given(in[k]) {
 			return Result{}, fmt.Errorf("input %s needs SSM Automation's own engine; run the recipe with executor = \"ssm\"", k)
 		}
 	}
@@ -69,19 +69,6 @@ func (executeAutomation) Run(ctx context.Context, env *Env, step *document.Step,
 	return Result{Outputs: outs}, nil
 }
 
-func present(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case map[string]any:
-		return len(t) > 0
-	}
-	return true
-}
 
 // getAutomationDocument reads an Automation document and the URLs of its
 // attachments from SSM.

@@ -70,7 +70,7 @@ func refusal(s *document.Step) string {
 	if s.Action == "aws:executeAutomation" {
 		var used []string
 		for _, k := range actions.AWSEngineInputs {
-			if v, ok := s.Inputs[k]; ok && given(v) {
+			if v, ok := s.Inputs[k]; ok && document.Given(v) {
 				used = append(used, k)
 			}
 		}
@@ -87,19 +87,6 @@ func refusal(s *document.Step) string {
 	return ""
 }
 
-func given(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case map[string]any:
-		return len(t) > 0
-	}
-	return true
-}
 
 // LocalNote says, for the actions reference, what limits the local engine
 // with an action: "" when it runs the action whole.
