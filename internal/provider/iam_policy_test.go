@@ -88,17 +88,7 @@ func TestAccImage_documentedPolicyCoversTheBake(t *testing.T) {
 	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{rec.option()}})
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
 	var executions []string
-	cfg := func(tags string) string {
-		return config(fmt.Sprintf(`%s
-resource "amibake_image" "patch" {
-%s
-  parameters = {
-    sourceAMIid = %q
-  }
-  tags = %s
-}
-`, ownCredentials, patchPipelineHCL(builderProfile), sourceAMI, tags))
-	}
+	cfg := sixStepConfig
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
 		ProtoV6ProviderFactories: factories,

@@ -99,10 +99,10 @@ const ownCredentials = `provider "amibake" {
 }
 `
 
-func TestAccImage_sixStepPipeline(t *testing.T) {
-	var executions []string
-	cfg := func(tags string) string {
-		return config(fmt.Sprintf(`%s
+// sixStepConfig is the published six-step pipeline baked with the provider's
+// credentials, tagged tags (an HCL map).
+func sixStepConfig(tags string) string {
+	return config(fmt.Sprintf(`%s
 resource "amibake_image" "patch" {
 %s
   parameters = {
@@ -111,7 +111,11 @@ resource "amibake_image" "patch" {
   tags = %s
 }
 `, ownCredentials, patchPipelineHCL(builderProfile), sourceAMI, tags))
-	}
+}
+
+func TestAccImage_sixStepPipeline(t *testing.T) {
+	var executions []string
+	cfg := sixStepConfig
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
