@@ -69,7 +69,6 @@ func (executeAutomation) Run(ctx context.Context, env *Env, step *document.Step,
 	return Result{Outputs: outs}, nil
 }
 
-
 // getAutomationDocument reads an Automation document and the URLs of its
 // attachments from SSM.
 func getAutomationDocument(ctx context.Context, env *Env, name, version string) (string, Attachments, error) {

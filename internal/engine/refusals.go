@@ -87,7 +87,6 @@ func refusal(s *document.Step) string {
 	return ""
 }
 
-
 // LocalNote says, for the actions reference, what limits the local engine
 // with an action: "" when it runs the action whole.
 func LocalNote(action string) string {
