@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // fakeSTS answers STS query-protocol calls with the handler's XML.
@@ -151,40 +152,9 @@ func TestNotFoundMessage(t *testing.T) {
 	}
 }
 
-// silentEndpoint accepts connections and never answers.
-func silentEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
-
 func TestNewSilentEndpointFailsWithinTheCallersDeadline(t *testing.T) {
 	clearCredentialEnv(t)
-	endpoint := silentEndpoint(t)
+	endpoint := acctest.SilentEndpoint(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -203,7 +173,7 @@ func TestNewSilentEndpointFailsWithinTheCallersDeadline(t *testing.T) {
 
 func TestRequestsTimeOutWithoutADeadline(t *testing.T) {
 	clearCredentialEnv(t)
-	endpoint := silentEndpoint(t)
+	endpoint := acctest.SilentEndpoint(t)
 	start := time.Now()
 	_, err := New(context.Background(), Config{Region: "us-east-1", AccessKey: "AKIAIOSFODNN7EXAMPLE", SecretKey: "s",
 		Endpoints:  Endpoints{STS: endpoint},

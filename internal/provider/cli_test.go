@@ -3,7 +3,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -121,34 +119,16 @@ func (c *cli) mustRun(args ...string) string {
 	return out
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a Terraform command in the background.
 type running struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *acctest.SyncBuffer
 	done chan error
 }
 
 func (c *cli) start(args ...string) *running {
 	c.t.Helper()
-	r := &running{out: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{out: &acctest.SyncBuffer{}, done: make(chan error, 1)}
 	r.cmd = c.command(context.Background(), append(args, "-no-color")...)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,45 +18,15 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-)
 
-// silentEndpoint accepts TCP connections and never answers, like a firewall
-// that lets the handshake through and drops the rest, or a hung proxy.
-func silentEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
+)
 
 // TestAccImage_silentEndpointFailsWithinCreateTimeout: with endpoints that accept
 // connections and never answer, an apply with timeouts.create = "5s" fails in
 // about 5 s, naming the endpoint and the bound, instead of hanging.
 func TestAccImage_silentEndpointFailsWithinCreateTimeout(t *testing.T) {
-	endpoint := silentEndpoint(t)
+	endpoint := acctest.SilentEndpoint(t)
 	start := time.Now()
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },

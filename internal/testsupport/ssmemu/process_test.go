@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
 )
 
 // The test binary doubles as a client that starts an execution and then
@@ -72,7 +73,7 @@ func TestCommandOutlivesItsClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &acctest.SyncBuffer{}
 	emu.Stderr = log
 	if err := emu.Start(); err != nil {
 		t.Fatal(err)
@@ -179,22 +180,4 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("no go.mod at %s", root)
 	}
 	return root
-}
-
-// syncBuffer is a log the command writes while the test may read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
