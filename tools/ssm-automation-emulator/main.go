@@ -6,7 +6,7 @@
 // making their EC2 effects in moto, and go on when the client that started
 // them exits. Pointed at by every endpoint, it also answers the EC2 calls
 // moto lacks for image distribution (image deprecation, deregistration
-// protection, snapshot CreateVolumePermission changes).
+// protection, encrypted copies, snapshot CreateVolumePermission changes).
 //
 //	moto_server -p 5000 &
 //	go run ./tools/ssm-automation-emulator -moto http://127.0.0.1:5000 -listen 127.0.0.1:5001

@@ -11,7 +11,8 @@ package ssmemu
 // EnableImageDeregistrationProtection and DisableImageDeregistrationProtection
 // itself (moto answers HTTP 500), keeping the state per Region and image; it
 // adds that state to moto's DescribeImages answers, refuses DeregisterImage of
-// a protected image, and turns ModifySnapshotAttribute's
+// a protected image, makes the copies CopyImage encrypts encrypted (moto
+// copies them in the clear), and turns ModifySnapshotAttribute's
 // CreateVolumePermission.Add/Remove (which moto ignores) into the
 // OperationType form moto understands. Every other EC2 request goes to moto
 // unchanged. The Region of a request is the one its SigV4 credential scope
@@ -27,6 +28,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 )
@@ -68,7 +71,8 @@ const ProtectionCooldown = 24 * time.Hour
 // deprecationTime): UTC with milliseconds.
 const ec2Time = "2006-01-02T15:04:05.000Z"
 
-type imageKey struct{ region, imageID string }
+// regionalID names an image or snapshot in a Region.
+type regionalID struct{ region, id string }
 
 // imageState is what the emulator holds for one image in one Region.
 type imageState struct {
@@ -98,10 +102,12 @@ func (s *imageState) empty(now time.Time) bool {
 	return s.deprecateAt.IsZero() && s.protection == "" && !now.Before(s.cooldownUntil)
 }
 
-// ec2Images is the per-Region, per-image state.
+// ec2Images is the per-Region, per-image state, and the KMS key ARN of each
+// snapshot the emulator knows to be encrypted.
 type ec2Images struct {
-	mu     sync.Mutex
-	images map[imageKey]*imageState
+	mu        sync.Mutex
+	images    map[regionalID]*imageState
+	snapshots map[regionalID]string
 }
 
 // ec2Caller is who sent an EC2 request: the Region and access key of its
@@ -150,6 +156,7 @@ const (
 	ec2OperationNotPermitted = "OperationNotPermitted"
 	ec2DryRunOperation       = "DryRunOperation"
 	ec2InternalError         = "InternalError"
+	ec2InvalidParamCombo     = "InvalidParameterCombination"
 )
 
 func writeEC2Error(w http.ResponseWriter, e *ec2Error) {
@@ -192,6 +199,8 @@ func (e *Emulator) ec2Handlers() map[string]ec2Handler {
 		"DeregisterImage":                      e.deregisterImage,
 		"DescribeImages":                       e.describeImages,
 		"ModifySnapshotAttribute":              e.modifySnapshotAttribute,
+		"CopyImage":                            e.copyImage,
+		"DescribeSnapshots":                    e.describeSnapshots,
 	}
 }
 
@@ -291,7 +300,7 @@ func (e *Emulator) imageRequest(w http.ResponseWriter, r *http.Request, form url
 
 // update changes the state of one image under the lock and drops it when
 // nothing is left to remember.
-func (e *Emulator) updateImage(k imageKey, f func(*imageState)) imageState {
+func (e *Emulator) updateImage(k regionalID, f func(*imageState)) imageState {
 	now := e.cfg.Now()
 	e.ec2State.mu.Lock()
 	defer e.ec2State.mu.Unlock()
@@ -314,7 +323,7 @@ func (e *Emulator) imageStates(region string) map[string]imageState {
 	out := map[string]imageState{}
 	for k, s := range e.ec2State.images {
 		if k.region == region {
-			out[k.imageID] = *s
+			out[k.id] = *s
 		}
 	}
 	return out
@@ -356,7 +365,7 @@ func (e *Emulator) enableImageDeprecation(w http.ResponseWriter, r *http.Request
 		writeEC2Error(w, ec2Errorf(ec2InvalidParameterValue, "The deprecation time %s is too far in the future; the upper limit is %s (%s).", at.Format(ec2Time), what, limit.UTC().Format(ec2Time)))
 		return
 	}
-	e.updateImage(imageKey{c.region, *img.ImageId}, func(s *imageState) { s.deprecateAt = at })
+	e.updateImage(regionalID{c.region, *img.ImageId}, func(s *imageState) { s.deprecateAt = at })
 	e.logf("ec2 %s: image %s deprecates at %s", c.region, *img.ImageId, at.Format(ec2Time))
 	writeEC2Return(w, "EnableImageDeprecation", "true")
 }
@@ -368,7 +377,7 @@ func (e *Emulator) disableImageDeprecation(w http.ResponseWriter, r *http.Reques
 	if img == nil {
 		return
 	}
-	e.updateImage(imageKey{c.region, *img.ImageId}, func(s *imageState) { s.deprecateAt = time.Time{} })
+	e.updateImage(regionalID{c.region, *img.ImageId}, func(s *imageState) { s.deprecateAt = time.Time{} })
 	writeEC2Return(w, "DisableImageDeprecation", "true")
 }
 
@@ -386,7 +395,7 @@ func (e *Emulator) enableImageProtection(w http.ResponseWriter, r *http.Request,
 	if withCooldown {
 		value = protectionWithCooldown
 	}
-	e.updateImage(imageKey{c.region, *img.ImageId}, func(s *imageState) {
+	e.updateImage(regionalID{c.region, *img.ImageId}, func(s *imageState) {
 		s.protection, s.cooldownUntil = value, time.Time{}
 	})
 	e.logf("ec2 %s: image %s deregistration protection %s", c.region, *img.ImageId, value)
@@ -403,7 +412,7 @@ func (e *Emulator) disableImageProtection(w http.ResponseWriter, r *http.Request
 		return
 	}
 	now := e.cfg.Now()
-	s := e.updateImage(imageKey{c.region, *img.ImageId}, func(s *imageState) {
+	s := e.updateImage(regionalID{c.region, *img.ImageId}, func(s *imageState) {
 		if s.protection == protectionWithCooldown {
 			s.cooldownUntil = now.Add(ProtectionCooldown)
 		}
@@ -425,7 +434,7 @@ func (e *Emulator) deregisterImage(w http.ResponseWriter, r *http.Request, form 
 	id := form.Get("ImageId")
 	now := e.cfg.Now()
 	e.ec2State.mu.Lock()
-	s, held := e.ec2State.images[imageKey{c.region, id}]
+	s, held := e.ec2State.images[regionalID{c.region, id}]
 	var refusal *ec2Error
 	if held && s.protectedAt(now) {
 		refusal = ec2Errorf(ec2OperationNotPermitted,
@@ -441,7 +450,7 @@ func (e *Emulator) deregisterImage(w http.ResponseWriter, r *http.Request, form 
 	e.proxy.ServeHTTP(rec, r)
 	if rec.Code == http.StatusOK {
 		e.ec2State.mu.Lock()
-		delete(e.ec2State.images, imageKey{c.region, id})
+		delete(e.ec2State.images, regionalID{c.region, id})
 		e.ec2State.mu.Unlock()
 	}
 	copyRecorded(w, rec, rec.Body.Bytes())
@@ -457,7 +466,11 @@ func (e *Emulator) describeImages(w http.ResponseWriter, r *http.Request, _ url.
 	e.proxy.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
 	if rec.Code == http.StatusOK {
-		if out, err := addImageState(body, e.imageStates(c.region), e.cfg.Now()); err == nil {
+		out, err := addImageState(body, e.imageStates(c.region), e.cfg.Now())
+		if err == nil {
+			out, err = addImageEncryption(out, e.snapshotKeys(c.region))
+		}
+		if err == nil {
 			body = out
 		} else {
 			e.logf("ec2 %s: DescribeImages answer left as moto wrote it: %v", c.region, err)
@@ -475,22 +488,84 @@ func copyRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []
 	_, _ = w.Write(body)
 }
 
-// addImageState rewrites a DescribeImagesResponse: in each
-// imagesSet/item it drops any deprecationTime or deregistrationProtection
-// and appends the emulator's. The rest of the document stays byte for byte
-// as moto wrote it.
+var (
+	imagePath     = []string{"DescribeImagesResponse", "imagesSet", "item"}
+	imageEBSPath  = []string{"DescribeImagesResponse", "imagesSet", "item", "blockDeviceMapping", "item", "ebs"}
+	snapshotsPath = []string{"DescribeSnapshotsResponse", "snapshotSet", "item"}
+)
+
+// addImageState rewrites a DescribeImagesResponse: in each imagesSet/item it
+// replaces any deprecationTime or deregistrationProtection with the
+// emulator's.
 func addImageState(doc []byte, states map[string]imageState, now time.Time) ([]byte, error) {
-	type edit struct {
+	return rewriteItems(doc, imagePath, func(child map[string]string) ([]string, string) {
+		var add strings.Builder
+		s, held := states[child["imageId"]]
+		if held && !s.deprecateAt.IsZero() {
+			fmt.Fprintf(&add, "<deprecationTime>%s</deprecationTime>", s.deprecateAt.UTC().Format(ec2Time))
+		}
+		var sp *imageState
+		if held {
+			sp = &s
+		}
+		fmt.Fprintf(&add, "<deregistrationProtection>%s</deregistrationProtection>", sp.protectionValue(now))
+		return []string{"deprecationTime", "deregistrationProtection"}, add.String()
+	})
+}
+
+// addImageEncryption sets encrypted in each EBS block device mapping of a
+// DescribeImagesResponse whose snapshot the emulator knows to be encrypted,
+// and adds encrypted false where moto wrote none, as AWS's EbsBlockDevice
+// always carries it
+// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html;
+// its KmsKeyId is not part of DescribeImages answers).
+func addImageEncryption(doc []byte, keys map[string]string) ([]byte, error) {
+	return rewriteItems(doc, imageEBSPath, func(child map[string]string) ([]string, string) {
+		if _, enc := keys[child["snapshotId"]]; enc {
+			return []string{"encrypted"}, "<encrypted>true</encrypted>"
+		}
+		if _, has := child["encrypted"]; !has && child["snapshotId"] != "" {
+			return nil, "<encrypted>false</encrypted>"
+		}
+		return nil, ""
+	})
+}
+
+// addSnapshotEncryption sets encrypted and kmsKeyId in the items of a
+// DescribeSnapshotsResponse the emulator knows to be encrypted
+// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html).
+func addSnapshotEncryption(doc []byte, keys map[string]string) ([]byte, error) {
+	return rewriteItems(doc, snapshotsPath, func(child map[string]string) ([]string, string) {
+		key, enc := keys[child["snapshotId"]]
+		if !enc {
+			return nil, ""
+		}
+		var b strings.Builder
+		b.WriteString("<encrypted>true</encrypted><kmsKeyId>")
+		_ = xml.EscapeText(&b, []byte(key))
+		b.WriteString("</kmsKeyId>")
+		return []string{"encrypted", "kmsKeyId"}, b.String()
+	})
+}
+
+// rewriteItems rewrites the elements at path of an EC2 XML answer: for each
+// one, edit gets the text of its direct children by name and says which
+// children to drop and what XML to append inside it. Everything else stays
+// byte for byte as it was.
+func rewriteItems(doc []byte, path []string, edit func(child map[string]string) (drop []string, add string)) ([]byte, error) {
+	type change struct {
 		from, to int // bytes replaced
 		text     string
 	}
+	type span struct{ from, to int }
 	var (
-		edits   []edit
-		path    []string
-		imageID string
-		skip    = -1 // depth of an element being dropped
-		start   int  // where that element starts
+		changes  []change
+		stack    []string
+		children map[string]string
+		spans    map[string][]span
+		opened   int // where the current direct child starts
 	)
+	at := func(depth int) bool { return depth == len(path) && slices.Equal(stack, path) }
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	for {
 		before := int(d.InputOffset())
@@ -503,53 +578,45 @@ func addImageState(doc []byte, states map[string]imageState, now time.Time) ([]b
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			path = append(path, t.Name.Local)
-			if len(path) == 4 && isImageItem(path[:3]) && skip < 0 &&
-				(t.Name.Local == "deprecationTime" || t.Name.Local == "deregistrationProtection") {
-				skip, start = len(path), before
-			}
-			if len(path) == 3 && isImageItem(path) {
-				imageID = ""
+			stack = append(stack, t.Name.Local)
+			switch {
+			case at(len(stack)):
+				children, spans = map[string]string{}, map[string][]span{}
+			case len(stack) == len(path)+1 && slices.Equal(stack[:len(path)], path):
+				opened = before
+				children[t.Name.Local] += ""
 			}
 		case xml.CharData:
-			if len(path) == 4 && isImageItem(path[:3]) && path[3] == "imageId" {
-				imageID += strings.TrimSpace(string(t))
+			if len(stack) == len(path)+1 && slices.Equal(stack[:len(path)], path) {
+				children[stack[len(path)]] += strings.TrimSpace(string(t))
 			}
 		case xml.EndElement:
-			if skip == len(path) {
-				edits = append(edits, edit{start, int(d.InputOffset()), ""})
-				skip = -1
-			}
-			if len(path) == 3 && isImageItem(path) {
-				var add strings.Builder
-				s, held := states[imageID]
-				if held && !s.deprecateAt.IsZero() {
-					fmt.Fprintf(&add, "<deprecationTime>%s</deprecationTime>", s.deprecateAt.UTC().Format(ec2Time))
+			switch {
+			case at(len(stack)):
+				drop, add := edit(children)
+				for _, name := range drop {
+					for _, sp := range spans[name] {
+						changes = append(changes, change{sp.from, sp.to, ""})
+					}
 				}
-				var sp *imageState
-				if held {
-					sp = &s
-				}
-				fmt.Fprintf(&add, "<deregistrationProtection>%s</deregistrationProtection>", sp.protectionValue(now))
-				edits = append(edits, edit{before, before, add.String()})
+				changes = append(changes, change{before, before, add})
+			case len(stack) == len(path)+1 && slices.Equal(stack[:len(path)], path):
+				name := stack[len(path)]
+				spans[name] = append(spans[name], span{opened, int(d.InputOffset())})
 			}
-			path = path[:len(path)-1]
+			stack = stack[:len(stack)-1]
 		}
 	}
-	sort.SliceStable(edits, func(i, j int) bool { return edits[i].from < edits[j].from })
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].from < changes[j].from })
 	var out bytes.Buffer
 	last := 0
-	for _, ed := range edits {
-		out.Write(doc[last:ed.from])
-		out.WriteString(ed.text)
-		last = ed.to
+	for _, c := range changes {
+		out.Write(doc[last:c.from])
+		out.WriteString(c.text)
+		last = c.to
 	}
 	out.Write(doc[last:])
 	return out.Bytes(), nil
-}
-
-func isImageItem(path []string) bool {
-	return len(path) == 3 && path[0] == "DescribeImagesResponse" && path[1] == "imagesSet" && path[2] == "item"
 }
 
 // modifySnapshotAttribute: ModifySnapshotAttribute takes the volume
@@ -620,4 +687,113 @@ func volumePermissions(form url.Values, prefix string) permissionSet {
 			p.groups = append(p.groups, group)
 		}
 	}
+}
+
+func (e *Emulator) snapshotKeys(region string) map[string]string {
+	e.ec2State.mu.Lock()
+	defer e.ec2State.mu.Unlock()
+	out := map[string]string{}
+	for k, key := range e.ec2State.snapshots {
+		if k.region == region {
+			out[k.id] = key
+		}
+	}
+	return out
+}
+
+// defaultEBSKey is the alias of the AWS managed KMS key for Amazon EBS,
+// which encrypts a copy when CopyImage names no key.
+const defaultEBSKey = "alias/aws/ebs"
+
+// copyImage follows
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
+// where moto does not: with Encrypted the copy's snapshots are encrypted
+// with KmsKeyId ("If this parameter is not specified, your AWS managed KMS
+// key for Amazon EBS is used. If you specify a KMS key, you must also set the
+// encrypted state to true"), and "you cannot create an unencrypted copy of
+// an encrypted snapshot". moto makes the copy; the emulator records its
+// snapshots' key, as an ARN when moto's KMS knows the key (KmsKeyId may be a
+// key id, alias, key ARN or alias ARN), as given otherwise: AWS parses the
+// key asynchronously and fails the copy later, which the emulator does not
+// model.
+func (e *Emulator) copyImage(w http.ResponseWriter, r *http.Request, form url.Values, c ec2Caller) {
+	encrypted, _ := strconv.ParseBool(form.Get("Encrypted"))
+	keyID := form.Get("KmsKeyId")
+	if keyID != "" && !encrypted {
+		writeEC2Error(w, ec2Errorf(ec2InvalidParamCombo, "KmsKeyId requires Encrypted: if you specify a KMS key, you must also set the encrypted state to true."))
+		return
+	}
+	ctx := r.Context()
+	srcRegion, srcID := form.Get("SourceRegion"), form.Get("SourceImageId")
+	var srcKey string // the KMS key of an encrypted source
+	if src, ee := e.image(ctx, ec2Caller{region: srcRegion, accessKey: c.accessKey}, srcID); ee == nil {
+		keys := e.snapshotKeys(srcRegion)
+		for _, m := range src.BlockDeviceMappings {
+			if m.Ebs != nil && keys[aws.ToString(m.Ebs.SnapshotId)] != "" {
+				srcKey = keys[aws.ToString(m.Ebs.SnapshotId)]
+				break
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.proxy.ServeHTTP(rec, r)
+	var out struct {
+		ImageID string `xml:"imageId"`
+	}
+	if rec.Code == http.StatusOK && (encrypted || srcKey != "") && xml.Unmarshal(rec.Body.Bytes(), &out) == nil && out.ImageID != "" {
+		key := srcKey
+		switch {
+		case keyID != "":
+			key = e.kmsKeyARN(ctx, c, keyID)
+		case srcKey == "" || srcRegion != c.region:
+			// A key is Regional: a copy into another Region without
+			// KmsKeyId takes that Region's default key.
+			key = e.kmsKeyARN(ctx, c, defaultEBSKey)
+		}
+		if img, ee := e.image(ctx, c, out.ImageID); ee == nil {
+			e.ec2State.mu.Lock()
+			for _, m := range img.BlockDeviceMappings {
+				if m.Ebs != nil && m.Ebs.SnapshotId != nil {
+					e.ec2State.snapshots[regionalID{c.region, *m.Ebs.SnapshotId}] = key
+				}
+			}
+			e.ec2State.mu.Unlock()
+			e.logf("ec2 %s: image %s copied from %s in %s, encrypted with %s", c.region, out.ImageID, srcID, srcRegion, key)
+		} else {
+			e.logf("ec2 %s: the copy %s is not in moto: %v", c.region, out.ImageID, ee)
+		}
+	}
+	copyRecorded(w, rec, rec.Body.Bytes())
+}
+
+// kmsKeyARN asks moto's KMS in the caller's Region for the ARN of a key id,
+// alias, key ARN or alias ARN; it keeps keyID as given when moto does not
+// know it.
+func (e *Emulator) kmsKeyARN(ctx context.Context, c ec2Caller, keyID string) string {
+	out, err := e.motoKMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)}, func(o *kms.Options) {
+		o.Region = c.region
+		if c.accessKey != "" {
+			o.Credentials = credentials.NewStaticCredentialsProvider(c.accessKey, "test", "")
+		}
+	})
+	if err != nil || out.KeyMetadata == nil || out.KeyMetadata.Arn == nil {
+		return keyID
+	}
+	return *out.KeyMetadata.Arn
+}
+
+// describeSnapshots adds the encryption of the snapshots of encrypted copies
+// to moto's answer.
+func (e *Emulator) describeSnapshots(w http.ResponseWriter, r *http.Request, _ url.Values, c ec2Caller) {
+	rec := httptest.NewRecorder()
+	e.proxy.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if keys := e.snapshotKeys(c.region); rec.Code == http.StatusOK && len(keys) > 0 {
+		if out, err := addSnapshotEncryption(body, keys); err == nil {
+			body = out
+		} else {
+			e.logf("ec2 %s: DescribeSnapshots answer left as moto wrote it: %v", c.region, err)
+		}
+	}
+	copyRecorded(w, rec, body)
 }

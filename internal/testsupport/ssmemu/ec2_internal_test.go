@@ -75,3 +75,42 @@ func TestCredentialScope(t *testing.T) {
 		}
 	}
 }
+
+func TestAddEncryption(t *testing.T) {
+	keys := map[string]string{"snap-1": "arn:aws:kms:eu-west-1:123456789012:key/k"}
+	images := `<DescribeImagesResponse><imagesSet><item><imageId>ami-1</imageId><blockDeviceMapping>` +
+		`<item><ebs><snapshotId>snap-1</snapshotId><encrypted>false</encrypted></ebs></item>` +
+		`<item><ebs><snapshotId>snap-2</snapshotId></ebs></item>` +
+		`<item><ebs><snapshotId>snap-3</snapshotId><encrypted>true</encrypted></ebs></item>` +
+		`<item><virtualName>ephemeral0</virtualName></item>` +
+		`</blockDeviceMapping></item></imagesSet></DescribeImagesResponse>`
+	out, err := addImageEncryption([]byte(images), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<DescribeImagesResponse><imagesSet><item><imageId>ami-1</imageId><blockDeviceMapping>` +
+		`<item><ebs><snapshotId>snap-1</snapshotId><encrypted>true</encrypted></ebs></item>` +
+		`<item><ebs><snapshotId>snap-2</snapshotId><encrypted>false</encrypted></ebs></item>` +
+		`<item><ebs><snapshotId>snap-3</snapshotId><encrypted>true</encrypted></ebs></item>` +
+		`<item><virtualName>ephemeral0</virtualName></item>` +
+		`</blockDeviceMapping></item></imagesSet></DescribeImagesResponse>`
+	if string(out) != want {
+		t.Errorf("DescribeImages rewritten to\n%s\nwant\n%s", out, want)
+	}
+
+	snapshots := `<DescribeSnapshotsResponse><snapshotSet>` +
+		`<item><snapshotId>snap-1</snapshotId><encrypted>false</encrypted></item>` +
+		`<item><snapshotId>snap-2</snapshotId><encrypted>false</encrypted></item>` +
+		`</snapshotSet></DescribeSnapshotsResponse>`
+	out, err = addSnapshotEncryption([]byte(snapshots), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `<DescribeSnapshotsResponse><snapshotSet>` +
+		`<item><snapshotId>snap-1</snapshotId><encrypted>true</encrypted><kmsKeyId>arn:aws:kms:eu-west-1:123456789012:key/k</kmsKeyId></item>` +
+		`<item><snapshotId>snap-2</snapshotId><encrypted>false</encrypted></item>` +
+		`</snapshotSet></DescribeSnapshotsResponse>`
+	if string(out) != want {
+		t.Errorf("DescribeSnapshots rewritten to\n%s\nwant\n%s", out, want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/google/uuid"
 
 	"github.com/amibake/terraform-provider-amibake/internal/testsupport/ssmemu"
@@ -407,5 +408,105 @@ func TestSnapshotCreateVolumePermission(t *testing.T) {
 		CreateVolumePermission: &ec2types.CreateVolumePermissionModifications{Add: []ec2types.CreateVolumePermission{{UserId: aws.String("111122223333")}}}})
 	if err == nil || errorCode(t, err) != "InvalidSnapshot.NotFound" {
 		t.Errorf("ModifySnapshotAttribute of an unknown snapshot: %v, want InvalidSnapshot.NotFound", err)
+	}
+}
+
+// moto copies an image in the clear whatever Encrypted and KmsKeyId say; the
+// emulator makes the copy's snapshots encrypted with the key, as AWS does.
+func TestCopyImageEncryption(t *testing.T) {
+	e := newEnv(t, ssmemu.Config{NoThrottle: true})
+	ctx := e.ctx()
+	west := e.ec2In("eu-west-1")
+	westKMS := kms.NewFromConfig(awsConfig(), func(o *kms.Options) {
+		o.BaseEndpoint = aws.String(e.url)
+		o.Region = "eu-west-1"
+	})
+	key, err := westKMS.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
+	alias := "alias/emu-" + uuid.NewString()[:8]
+	if _, err := westKMS.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatalf("CreateAlias: %v", err)
+	}
+	defaultKey, err := westKMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/ebs")})
+	if err != nil {
+		t.Fatalf("DescribeKey alias/aws/ebs: %v", err)
+	}
+
+	src := e.newImage()
+	copyTo := func(c *ec2.Client, from, region string, encrypted *bool, keyID *string) (string, error) {
+		out, err := c.CopyImage(ctx, &ec2.CopyImageInput{SourceImageId: aws.String(from), SourceRegion: aws.String(region),
+			Name: aws.String("emu-copy-" + uuid.NewString()[:8]), Encrypted: encrypted, KmsKeyId: keyID})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.ImageId), nil
+	}
+	// encryption is what DescribeImages and DescribeSnapshots say of an
+	// image's (only) snapshot.
+	encryption := func(c *ec2.Client, id string) (imageEncrypted, snapshotEncrypted bool, snapshotKey string) {
+		t.Helper()
+		img := describeImage(t, c, e, id)
+		ebs := img.BlockDeviceMappings[0].Ebs
+		snaps, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{aws.ToString(ebs.SnapshotId)}})
+		if err != nil || len(snaps.Snapshots) != 1 {
+			t.Fatalf("DescribeSnapshots %s: %v", aws.ToString(ebs.SnapshotId), err)
+		}
+		s := snaps.Snapshots[0]
+		if ebs.Encrypted == nil {
+			t.Errorf("%s: DescribeImages has no Encrypted", id)
+		}
+		return aws.ToBool(ebs.Encrypted), aws.ToBool(s.Encrypted), aws.ToString(s.KmsKeyId)
+	}
+	check := func(name string, c *ec2.Client, id string, wantKey string) {
+		t.Helper()
+		img, snap, key := encryption(c, id)
+		if want := wantKey != ""; img != want || snap != want || key != wantKey {
+			t.Errorf("%s: image encrypted %v, snapshot encrypted %v with %q; want encrypted %v with %q", name, img, snap, key, want, wantKey)
+		}
+	}
+
+	withAlias, err := copyTo(west, src, "us-east-1", aws.Bool(true), aws.String(alias))
+	if err != nil {
+		t.Fatalf("CopyImage with a key alias: %v", err)
+	}
+	check("copy with KmsKeyId alias", west, withAlias, keyARN)
+
+	withDefault, err := copyTo(west, src, "us-east-1", aws.Bool(true), nil)
+	if err != nil {
+		t.Fatalf("CopyImage encrypted without a key: %v", err)
+	}
+	check("copy with the default key", west, withDefault, aws.ToString(defaultKey.KeyMetadata.Arn))
+
+	clear, err := copyTo(west, src, "us-east-1", nil, nil)
+	if err != nil {
+		t.Fatalf("CopyImage in the clear: %v", err)
+	}
+	check("copy in the clear", west, clear, "")
+	check("the source", e.ec2, src, "")
+
+	// A copy of an encrypted image stays encrypted: in its Region with the
+	// same key, in another with that Region's default key.
+	again, err := copyTo(west, withAlias, "eu-west-1", nil, nil)
+	if err != nil {
+		t.Fatalf("CopyImage of an encrypted image: %v", err)
+	}
+	check("copy of the encrypted copy", west, again, keyARN)
+	back, err := copyTo(e.ec2, withAlias, "eu-west-1", nil, nil)
+	if err != nil {
+		t.Fatalf("CopyImage of an encrypted image into us-east-1: %v", err)
+	}
+	eastDefault, err := kms.NewFromConfig(awsConfig(), func(o *kms.Options) { o.BaseEndpoint = aws.String(e.url) }).
+		DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/ebs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("copy of the encrypted copy into us-east-1", e.ec2, back, aws.ToString(eastDefault.KeyMetadata.Arn))
+
+	_, err = copyTo(west, src, "us-east-1", nil, aws.String(keyARN))
+	if err == nil || errorCode(t, err) != "InvalidParameterCombination" {
+		t.Errorf("CopyImage with KmsKeyId but not Encrypted: %v, want InvalidParameterCombination", err)
 	}
 }

@@ -19,8 +19,8 @@
 //
 // It also fills EC2 gaps of moto that image distribution needs (ec2.go):
 // image deprecation and deregistration protection, kept per Region and
-// image and shown in DescribeImages, and CreateVolumePermission changes of
-// snapshots.
+// image and shown in DescribeImages, the encryption of copies, and
+// CreateVolumePermission changes of snapshots.
 package ssmemu
 
 import (
@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
@@ -103,6 +104,7 @@ type Emulator struct {
 	// motoEC2 is the emulator's own EC2 client of moto; each call takes the
 	// caller's Region and account (ec2Caller.motoOptions).
 	motoEC2  *ec2.Client
+	motoKMS  *kms.Client
 	ec2Ops   map[string]ec2Handler
 	ec2State ec2Images
 
@@ -180,7 +182,11 @@ func New(ctx context.Context, cfg Config) (*Emulator, error) {
 			Region:      cfg.Region,
 			Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
 		}, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		ec2State: ec2Images{images: map[imageKey]*imageState{}},
+		motoKMS: kms.NewFromConfig(aws.Config{
+			Region:      cfg.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		}, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		ec2State: ec2Images{images: map[regionalID]*imageState{}, snapshots: map[regionalID]string{}},
 	}
 	e.ec2Ops = e.ec2Handlers()
 	e.base, e.stopAll = context.WithCancel(context.Background())
