@@ -10,7 +10,8 @@ package ssmemu
 // The emulator answers EnableImageDeprecation, DisableImageDeprecation,
 // EnableImageDeregistrationProtection and DisableImageDeregistrationProtection
 // itself (moto answers HTTP 500), keeping the state per Region and image; it
-// adds that state to moto's DescribeImages answers, refuses DeregisterImage of
+// adds that state to moto's DescribeImages answers (and answers
+// DescribeImageAttribute deregistrationProtection), refuses DeregisterImage of
 // a protected image, makes the copies CopyImage encrypts encrypted (moto
 // copies them in the clear), and turns ModifySnapshotAttribute's
 // CreateVolumePermission.Add/Remove (which moto ignores) into the
@@ -200,6 +201,7 @@ func (e *Emulator) ec2Handlers() map[string]ec2Handler {
 		"DescribeImages":                       e.describeImages,
 		"ModifySnapshotAttribute":              e.modifySnapshotAttribute,
 		"CopyImage":                            e.copyImage,
+		"DescribeImageAttribute":               e.describeImageAttribute,
 		"DescribeSnapshots":                    e.describeSnapshots,
 	}
 }
@@ -796,4 +798,38 @@ func (e *Emulator) describeSnapshots(w http.ResponseWriter, r *http.Request, _ u
 		}
 	}
 	copyRecorded(w, rec, body)
+}
+
+// describeImageAttribute answers the deregistrationProtection attribute
+// (moto answers InvalidRequest) with the value DescribeImages shows, as an
+// AttributeValue
+// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageAttribute.html);
+// moto answers the other attributes.
+func (e *Emulator) describeImageAttribute(w http.ResponseWriter, r *http.Request, form url.Values, c ec2Caller) {
+	if form.Get("Attribute") != "deregistrationProtection" {
+		e.proxy.ServeHTTP(w, r)
+		return
+	}
+	img := e.imageRequest(w, r, form, c)
+	if img == nil {
+		return
+	}
+	e.ec2State.mu.Lock()
+	var value string
+	if s, held := e.ec2State.images[regionalID{c.region, *img.ImageId}]; held {
+		value = s.protectionValue(e.cfg.Now())
+	} else {
+		value = (*imageState)(nil).protectionValue(e.cfg.Now())
+	}
+	e.ec2State.mu.Unlock()
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	fmt.Fprintf(&b, `<DescribeImageAttributeResponse xmlns="%s"><requestId>%s</requestId><imageId>`, ec2Namespace, uuid.NewString())
+	_ = xml.EscapeText(&b, []byte(*img.ImageId))
+	b.WriteString("</imageId><deregistrationProtection><value>")
+	_ = xml.EscapeText(&b, []byte(value))
+	b.WriteString("</value></deregistrationProtection></DescribeImageAttributeResponse>")
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
 }

@@ -197,6 +197,16 @@ func TestImageDeregistrationProtection(t *testing.T) {
 		if got := protection(id); got != "enabled-without-cooldown" {
 			t.Errorf("DeregistrationProtection %q, want enabled-without-cooldown", got)
 		}
+		attr, err := e.ec2.DescribeImageAttribute(ctx, &ec2.DescribeImageAttributeInput{ImageId: aws.String(id), Attribute: ec2types.ImageAttributeNameDeregistrationProtection})
+		if err != nil {
+			t.Fatalf("DescribeImageAttribute deregistrationProtection: %v", err)
+		}
+		if attr.DeregistrationProtection == nil || aws.ToString(attr.DeregistrationProtection.Value) != "enabled-without-cooldown" || aws.ToString(attr.ImageId) != id {
+			t.Errorf("DescribeImageAttribute: image %q, protection %v", aws.ToString(attr.ImageId), attr.DeregistrationProtection)
+		}
+		if _, err := e.ec2.DescribeImageAttribute(ctx, &ec2.DescribeImageAttributeInput{ImageId: aws.String(id), Attribute: ec2types.ImageAttributeNameLaunchPermission}); err != nil {
+			t.Errorf("DescribeImageAttribute launchPermission (moto's): %v", err)
+		}
 		if err := deregister(id); err == nil || errorCode(t, err) != "OperationNotPermitted" {
 			t.Fatalf("DeregisterImage of a protected image: %v, want OperationNotPermitted", err)
 		}
