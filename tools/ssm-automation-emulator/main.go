@@ -4,7 +4,9 @@
 // (or every endpoint) at it. Requests it does not answer itself go to moto
 // unchanged. Executions run inside this process with the provider's engine,
 // making their EC2 effects in moto, and go on when the client that started
-// them exits.
+// them exits. Pointed at by every endpoint, it also answers the EC2 calls
+// moto lacks for image distribution (image deprecation, deregistration
+// protection, encrypted copies, snapshot CreateVolumePermission changes).
 //
 //	moto_server -p 5000 &
 //	go run ./tools/ssm-automation-emulator -moto http://127.0.0.1:5000 -listen 127.0.0.1:5001

@@ -21,6 +21,7 @@ import (
 // or Terraform process that a test kills.
 type SSMEmulator struct {
 	endpoint string
+	moto     *Moto
 	cmd      *exec.Cmd
 	// lifeline is the emulator's standard input (it runs with
 	// -exit-with-stdin): closed when this process dies, which ends the
@@ -140,7 +141,7 @@ func startSSMEmulator(m *Moto, args ...string) (*SSMEmulator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	e := &SSMEmulator{cmd: cmd, lifeline: stdin, logPath: logFile.Name(), exited: make(chan struct{})}
+	e := &SSMEmulator{moto: m, cmd: cmd, lifeline: stdin, logPath: logFile.Name(), exited: make(chan struct{})}
 	lines := make(chan string, 1)
 	go func() {
 		r := bufio.NewReader(stdout)
@@ -170,8 +171,27 @@ func startSSMEmulator(m *Moto, args ...string) (*SSMEmulator, error) {
 }
 
 // Endpoint is the emulator's base URL: the SSM endpoint of the provider
-// under test (every other service stays with moto).
+// under test, or every service's (see Env).
 func (e *SSMEmulator) Endpoint() string { return e.endpoint }
+
+// Env is the environment that sends all of the AWS SDK's traffic through
+// the emulator (which answers SSM Automation and the EC2 operations moto
+// lacks, and forwards the rest to moto): Moto.Env with AWS_ENDPOINT_URL set
+// to the emulator.
+func (e *SSMEmulator) Env() map[string]string {
+	env := e.moto.Env()
+	env["AWS_ENDPOINT_URL"] = e.endpoint
+	return env
+}
+
+// SetEnv applies Env for the duration of the test. Like tb.Setenv it cannot
+// be used in parallel tests.
+func (e *SSMEmulator) SetEnv(tb testing.TB) {
+	tb.Helper()
+	for k, v := range e.Env() {
+		tb.Setenv(k, v)
+	}
+}
 
 // Stop ends the emulator (its executions end Cancelled) and waits for it.
 func (e *SSMEmulator) Stop() {

@@ -16,6 +16,11 @@
 // in moto and it outlives whoever started it. The API behaviour follows the
 // AWS Systems Manager API reference; each rule cites the page it follows,
 // and says so where AWS is silent and the emulator chose.
+//
+// It also fills EC2 gaps of moto that image distribution needs (ec2.go):
+// image deprecation and deregistration protection, kept per Region and
+// image and shown in DescribeImages, the encryption of copies, and
+// CreateVolumePermission changes of snapshots.
 package ssmemu
 
 import (
@@ -31,6 +36,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
@@ -90,6 +100,13 @@ type Emulator struct {
 	clients *awsx.Clients
 	buckets map[string]*bucket
 	ops     map[string]func(context.Context, []byte) (any, error)
+
+	// motoEC2 is the emulator's own EC2 client of moto; each call takes the
+	// caller's Region and account (ec2Caller.motoOptions).
+	motoEC2  *ec2.Client
+	motoKMS  *kms.Client
+	ec2Ops   map[string]ec2Handler
+	ec2State ec2Images
 
 	// base is cancelled by Close: it ends every execution still running.
 	base    context.Context
@@ -161,7 +178,17 @@ func New(ctx context.Context, cfg Config) (*Emulator, error) {
 		buckets:    map[string]*bucket{},
 		executions: map[string]*execution{},
 		tokens:     map[string]string{},
+		motoEC2: ec2.NewFromConfig(aws.Config{
+			Region:      cfg.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		}, func(o *ec2.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		motoKMS: kms.NewFromConfig(aws.Config{
+			Region:      cfg.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		}, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		ec2State: ec2Images{images: map[regionalID]*imageState{}, snapshots: map[regionalID]string{}},
 	}
+	e.ec2Ops = e.ec2Handlers()
 	e.base, e.stopAll = context.WithCancel(context.Background())
 	e.proxy = httputil.NewSingleHostReverseProxy(u)
 	// The Director keeps the request's Host header, so the signature made
@@ -224,6 +251,9 @@ func decode[In any](f func(context.Context, *In) (any, error)) func(context.Cont
 const maxBody = 4 << 20
 
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.serveEC2(w, r) {
+		return
+	}
 	op, isSSM := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if r.Method != http.MethodPost || !isSSM {
 		e.proxy.ServeHTTP(w, r)
