@@ -118,8 +118,14 @@ resource "amibake_image" "golden" {
 				}
 			}
 			plan := func() string {
+				// From "Terraform used the selected providers" (or
+				// "OpenTofu used ..."), after the refresh lines.
 				out := c.mustRun("plan")
-				return out[strings.Index(out, "Terraform "):]
+				i := strings.Index(out, " used the selected providers")
+				if i < 0 {
+					t.Fatalf("no plan in the output:\n%s", out)
+				}
+				return out[strings.LastIndex(out[:i], "\n")+1:]
 			}
 			use(before, "platform")
 			create := plan()
