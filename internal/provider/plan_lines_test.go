@@ -150,6 +150,10 @@ resource "amibake_image" "golden" {
 			if n := strings.Count(create, before); n != 1 {
 				t.Errorf("the first plan shows the script %d times, want 1:\n%s", n, create)
 			}
+			// A bake without keep_builder_instances keeps none: known at plan.
+			if strings.Contains(edit, "kept_instance_ids") {
+				t.Errorf("a replacement plans kept_instance_ids as unknown though no builder is kept:\n%s", edit)
+			}
 			if !strings.Contains(edit, "# forces replacement") {
 				t.Errorf("the edit plan does not say what forces the replacement:\n%s", edit)
 			}
