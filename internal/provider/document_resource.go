@@ -75,9 +75,18 @@ func documentComputedAttributes() map[string]schema.Attribute {
 			Computed:            true,
 			MarkdownDescription: "SHA-256 (hex) of `json`. Equal recipes have equal hashes, whether written in HCL, JSON or YAML.",
 		},
+		// Sensitive so that plans print the recipe once: as this resource's
+		// `content` or blocks. The mark follows the value into
+		// amibake_image.document and aws_ssm_document.content, which would
+		// otherwise print the whole document again (twice in a replacement).
 		"json": schema.StringAttribute{
-			Computed:            true,
-			MarkdownDescription: "The canonical SSM Automation JSON, usable as `aws_ssm_document.content` or `amibake_image.document`.",
+			Computed:  true,
+			Sensitive: true,
+			MarkdownDescription: "The canonical SSM Automation JSON, usable as `aws_ssm_document.content` or `amibake_image.document`. " +
+				"Marked sensitive (it holds no secret) so that a plan prints the recipe once, as this resource's `content` or blocks, " +
+				"and not again here and in every resource that takes it: `amibake_image.document` then shows `(sensitive value)`, " +
+				"with `# forces replacement` when the recipe changed. To print it, use `nonsensitive(amibake_document.x.json)` " +
+				"(for example in an `output`), or read the text with the `amibake_document` data source, whose `json` is not sensitive.",
 		},
 		"step_names": schema.ListAttribute{
 			ElementType:         types.StringType,

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -407,6 +408,9 @@ func recoverPanic(ctx context.Context, method string, diags *diag.Diagnostics) {
 func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	defer recoverPanic(ctx, "amibake_image plan", &resp.Diagnostics)
 	resp.Diagnostics.Append(r.planExecutorChecks(ctx, req.Config, req.Plan)...)
+	if req.State.Raw.IsNull() && !req.Plan.Raw.IsNull() {
+		resp.Diagnostics.Append(planKeptInstances(ctx, &resp.Plan)...)
+	}
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return
 	}
@@ -416,6 +420,23 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("image_id"), types.StringUnknown())...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), types.StringUnknown())...)
 	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("image_id"))
+}
+
+// planKeptInstances plans kept_instance_ids as empty for a bake that keeps no
+// builders: both executors keep instances only with keep_builder_instances.
+// Terraform plans a replacement as a create (no prior state), so this is also
+// what keeps a replacement from listing `kept_instance_ids = [] -> (known
+// after apply)`.
+func planKeptInstances(ctx context.Context, plan *tfsdk.Plan) diag.Diagnostics {
+	var keep types.Bool
+	var kept types.List
+	diags := plan.GetAttribute(ctx, path.Root("keep_builder_instances"), &keep)
+	diags.Append(plan.GetAttribute(ctx, path.Root("kept_instance_ids"), &kept)...)
+	if diags.HasError() || keep.IsUnknown() || keep.ValueBool() || !kept.IsUnknown() {
+		return diags
+	}
+	diags.Append(plan.SetAttribute(ctx, path.Root("kept_instance_ids"), types.ListValueMust(types.StringType, []attr.Value{}))...)
+	return diags
 }
 
 // buildImageRecipe reads the recipe from `document` or the inline HCL blocks.

@@ -12,8 +12,10 @@ import (
 
 // How much a plan prints, for the same six-step recipe written inline, as a
 // JSON document through amibake_document (amibake_document.json →
-// amibake_image.document), and as a JSON file given to amibake_image: the first
-// plan, a one-line edit of the build script, and a tags-only change. The
+// amibake_image.document), as HCL blocks of amibake_document, as a JSON file
+// read by the amibake_document data source, and as a JSON file given to
+// amibake_image: the first plan, a one-line edit of the build script, and a
+// tags-only change. The
 // counts are logged (and appended to AMIBAKE_PLAN_LINES when set); the
 // test holds what must stay true of them.
 func TestAccPlanLines(t *testing.T) {
@@ -72,6 +74,30 @@ resource "amibake_image" "golden" {
   document   = amibake_document.golden.json
 ` + imageArgs(tags) + "}\n"), map[string]string{"golden.json": recipe(script)}
 	}
+	hclDocument := func(script, tags string) (string, map[string]string) {
+		doc, err := document.ParseText(recipe(script))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := recipeHCL(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return config("resource \"amibake_document\" \"golden\" {\n" + body + `}
+
+resource "amibake_image" "golden" {
+  document   = amibake_document.golden.json
+` + imageArgs(tags) + "}\n"), nil
+	}
+	viaDataSource := func(script, tags string) (string, map[string]string) {
+		return config(`data "amibake_document" "golden" {
+  content = file("golden.json")
+}
+
+resource "amibake_image" "golden" {
+  document   = data.amibake_document.golden.json
+` + imageArgs(tags) + "}\n"), map[string]string{"golden.json": recipe(script)}
+	}
 	direct := func(script, tags string) (string, map[string]string) {
 		return config(`resource "amibake_image" "golden" {
   document   = file("golden.json")
@@ -81,7 +107,7 @@ resource "amibake_image" "golden" {
 	for _, form := range []struct {
 		name   string
 		config func(script, tags string) (string, map[string]string)
-	}{{"inline", inline}, {"json-document", viaDocument}, {"json-file", direct}} {
+	}{{"inline", inline}, {"json-document", viaDocument}, {"hcl-document", hclDocument}, {"json-data-source", viaDataSource}, {"json-file", direct}} {
 		t.Run(form.name, func(t *testing.T) {
 			c := newCLI(t, pluginDir, "")
 			use := func(script, tags string) {
@@ -92,8 +118,14 @@ resource "amibake_image" "golden" {
 				}
 			}
 			plan := func() string {
+				// From "Terraform used the selected providers" (or
+				// "OpenTofu used ..."), after the refresh lines.
 				out := c.mustRun("plan")
-				return out[strings.Index(out, "Terraform "):]
+				i := strings.Index(out, " used the selected providers")
+				if i < 0 {
+					t.Fatalf("no plan in the output:\n%s", out)
+				}
+				return out[strings.LastIndex(out[:i], "\n")+1:]
 			}
 			use(before, "platform")
 			create := plan()
@@ -110,6 +142,21 @@ resource "amibake_image" "golden" {
 				t.Logf("create:\n%s\nedit:\n%s\ntags:\n%s", create, edit, tags)
 			}
 			report = append(report, line)
+			// The recipe is printed once, whatever its form: the edit shows
+			// the edited line once, and the first plan the script once.
+			if n := strings.Count(edit, after); n != 1 {
+				t.Errorf("a one-line script edit shows the edited line %d times, want 1:\n%s", n, edit)
+			}
+			if n := strings.Count(create, before); n != 1 {
+				t.Errorf("the first plan shows the script %d times, want 1:\n%s", n, create)
+			}
+			// A bake without keep_builder_instances keeps none: known at plan.
+			if strings.Contains(edit, "kept_instance_ids") {
+				t.Errorf("a replacement plans kept_instance_ids as unknown though no builder is kept:\n%s", edit)
+			}
+			if !strings.Contains(edit, "# forces replacement") {
+				t.Errorf("the edit plan does not say what forces the replacement:\n%s", edit)
+			}
 			if strings.Contains(tags, "known after apply") {
 				t.Errorf("a tags-only change plans values as (known after apply):\n%s", tags)
 			}

@@ -171,7 +171,12 @@ step {
 Any string input may hold templates: ` + "`{{ Parameter }}`" + `, ` + "`{{ step.Output }}`" + `, ` + "`{{global:DATE_TIME}}`" + `,
 ` + "`{{automation:EXECUTION_ID}}`" + `. So may integer and boolean inputs, as in JSON
 (` + "`no_reboot = \"{{ NoReboot }}\"`" + `; a literal must be ` + "`true`" + `/` + "`false`" + ` or a whole number), and a list input
-whose one element is a template standing for a whole list (` + "`instance_ids = [\"{{ launch.InstanceIds }}\"]`" + `).
+whose one element is a template standing for a whole list (` + "`instance_ids = [\"{{ launch.InstanceIds }}\"]`" + `:
+the bake splices every instance launched into the list; the JSON form ` + "`\"InstanceIds\": \"{{ launch.InstanceIds }}\"`" + `
+is the same document). A list attribute does not take the bare string ` + "`\"{{ launch.InstanceIds }}\"`" + `:
+Terraform refuses it with ` + "`list of string required`" + ` before the provider sees it. Likewise a scalar
+Run Command parameter (` + "`\"UpdateLevel\": \"Important\"`" + ` in JSON) is a one-element list in HCL,
+` + "`parameters = { UpdateLevel = [\"Important\"] }`" + `.
 Inputs of type ` + "`JSON`" + ` are structures that SSM passes to the AWS API unchanged; in HCL they are strings,
 written with ` + "`jsonencode(...)`" + `, or a template standing for the whole value.
 
