@@ -57,8 +57,8 @@ type imageDataSourceModel struct {
 var (
 	bakeKeyPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	// regionPattern is the shape of a Region code (eu-west-1, us-gov-west-1,
-	// cn-north-1, ap-southeast-5), to catch typos and names at plan time.
-	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// cn-north-1, eusc-de-east-1), to catch typos and names at plan time.
+	regionPattern = regexp.MustCompile(`^[a-z]+(-[a-z]+)+-[0-9]+$`)
 )
 
 const regionMessage = "must be an AWS Region code such as eu-west-1"
