@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -169,36 +170,69 @@ type CopySet struct {
 // and one whose SourceImageId or SourceImageRegion names another source is a
 // copy of something else. Copies made before AWS reported those fields carry
 // neither, and the tag is then all there is. Several copies in a Region: the
-// newest.
+// newest. A failure in any Region fails the whole lookup.
 func FindCopies(ctx context.Context, clients *awsx.Clients, srcRegion, srcID string, regions []string) (*CopySet, error) {
+	type found struct {
+		copyID   string
+		rejected []Rejected
+		err      error
+	}
+	// The Regions are asked at once: each is a DescribeImages of its own.
+	results := make([]found, len(regions))
+	var wg sync.WaitGroup
+	for i, region := range regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[i]
+			r.copyID, r.rejected, r.err = findCopy(ctx, clients, region, srcRegion, srcID)
+		}()
+	}
+	wg.Wait()
 	out := &CopySet{Copies: map[string]string{}, Rejected: map[string][]Rejected{}}
-	want := map[string]string{CopyOfTag: CopyOf(srcRegion, srcID)}
-	for _, region := range regions {
-		imgs, err := list(ctx, clients, region, want)
-		if err != nil {
-			return nil, err
+	for i, region := range regions {
+		r := results[i]
+		if r.err != nil {
+			return nil, r.err
 		}
-		var copies []ec2types.Image
-		for _, img := range imgs {
-			if img.State != ec2types.ImageStateAvailable || !hasTags(img, want) {
-				continue
-			}
-			if reason := notCopyOf(img, clients.AccountID, srcRegion, srcID); reason != "" {
-				out.Rejected[region] = append(out.Rejected[region], Rejected{ImageID: aws.ToString(img.ImageId), Reason: reason})
-				continue
-			}
-			copies = append(copies, img)
+		if r.copyID != "" {
+			out.Copies[region] = r.copyID
 		}
-		if len(copies) == 0 {
-			continue
+		if len(r.rejected) > 0 {
+			out.Rejected[region] = r.rejected
 		}
-		best, err := newest(copies)
-		if err != nil {
-			return nil, err
-		}
-		out.Copies[region] = aws.ToString(best.ImageId)
 	}
 	return out, nil
+}
+
+// findCopy is FindCopies in one Region: the copy's id ("" when there is
+// none) and the images tagged as copies that are not.
+func findCopy(ctx context.Context, clients *awsx.Clients, region, srcRegion, srcID string) (string, []Rejected, error) {
+	want := map[string]string{CopyOfTag: CopyOf(srcRegion, srcID)}
+	imgs, err := list(ctx, clients, region, want)
+	if err != nil {
+		return "", nil, err
+	}
+	var copies []ec2types.Image
+	var rejected []Rejected
+	for _, img := range imgs {
+		if img.State != ec2types.ImageStateAvailable || !hasTags(img, want) {
+			continue
+		}
+		if reason := notCopyOf(img, clients.AccountID, srcRegion, srcID); reason != "" {
+			rejected = append(rejected, Rejected{ImageID: aws.ToString(img.ImageId), Reason: reason})
+			continue
+		}
+		copies = append(copies, img)
+	}
+	if len(copies) == 0 {
+		return "", rejected, nil
+	}
+	best, err := newest(copies)
+	if err != nil {
+		return "", nil, err
+	}
+	return aws.ToString(best.ImageId), rejected, nil
 }
 
 // notCopyOf says why img is not the caller's copy of srcID in srcRegion, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ type gallery struct {
 	throttles int
 	calls     []*ec2.DescribeImagesInput
 	regions   []string
+	// failIn is a Region whose calls fail as a Region not enabled for the
+	// account does.
+	failIn string
 }
 
 func (g *gallery) add(region string, img ec2types.Image) {
@@ -61,6 +65,9 @@ func (g *gallery) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput,
 	}
 	g.calls = append(g.calls, in)
 	g.regions = append(g.regions, o.Region)
+	if o.Region == g.failIn {
+		return nil, &smithy.GenericAPIError{Code: "AuthFailure", Message: "AWS was not able to validate the provided access credentials"}
+	}
 	var match []ec2types.Image
 	for _, img := range g.byRegion[o.Region] {
 		if len(in.Owners) > 0 && !(in.Owners[0] == "self" && aws.ToString(img.OwnerId) == self) {
@@ -350,8 +357,21 @@ func TestFindCopies(t *testing.T) {
 			t.Errorf("Owners = %v, want [self]", in.Owners)
 		}
 	}
-	if want := []string{"us-east-1", "eu-central-1", "ap-south-1", "us-west-2"}; !reflect.DeepEqual(g.regions, want) {
-		t.Errorf("asked %v, want %v", g.regions, want)
+	slices.Sort(g.regions)
+	if want := []string{"ap-south-1", "eu-central-1", "us-east-1", "us-west-2"}; !reflect.DeepEqual(g.regions, want) {
+		t.Errorf("asked %v, want each Region once: %v", g.regions, want)
+	}
+}
+
+// TestFindCopiesFailsWithARegion: a Region that cannot be asked fails the
+// lookup, naming it, rather than reporting a Region without copies.
+func TestFindCopiesFailsWithARegion(t *testing.T) {
+	g := newGallery()
+	g.failIn = "ap-east-1"
+	g.add("us-east-1", image("ami-c", "2026-05-01T00:00:00Z", CopyOfTag, CopyOf(home, "ami-src")))
+	set, err := FindCopies(context.Background(), g.clients(), home, "ami-src", []string{"us-east-1", "ap-east-1"})
+	if err == nil || !strings.Contains(err.Error(), "DescribeImages in ap-east-1") || !strings.Contains(err.Error(), "AuthFailure") {
+		t.Fatalf("FindCopies = %+v, %v; want the failing Region's error", set, err)
 	}
 }
 
