@@ -283,3 +283,43 @@ func TestAccImageDataSource_planTimeErrors(t *testing.T) {
 		Steps:                    steps,
 	})
 }
+
+// TestAccImageDataSource_ssmExecutor: an image baked on SSM Automation is
+// found like one baked locally, with its execution.
+func TestAccImageDataSource_ssmExecutor(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ds-ssm-%d", testRunID())
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: config(ssmProvider(emu, marker, "") + fmt.Sprintf(`
+resource "amibake_image" "ssm" {
+%s
+  tags = {
+    golden = %q
+  }
+}
+
+data "amibake_image" "by_key" {
+  bake_key   = amibake_image.ssm.bake_key
+  depends_on = [amibake_image.ssm]
+}
+
+data "amibake_image" "by_tags" {
+  tags       = { golden = %q }
+  depends_on = [amibake_image.ssm]
+}
+`, launchAndImageSteps("ds-ssm"), marker, marker)),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.CompareValuePairs("data.amibake_image.by_key", tfjsonpath.New("image_id"),
+					"amibake_image.ssm", tfjsonpath.New("image_id"), compare.ValuesSame()),
+				statecheck.CompareValuePairs("data.amibake_image.by_key", tfjsonpath.New("execution_id"),
+					"amibake_image.ssm", tfjsonpath.New("execution_id"), compare.ValuesSame()),
+				statecheck.CompareValuePairs("data.amibake_image.by_tags", tfjsonpath.New("image_id"),
+					"amibake_image.ssm", tfjsonpath.New("image_id"), compare.ValuesSame()),
+			},
+		}},
+	})
+}
