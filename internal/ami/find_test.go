@@ -40,6 +40,9 @@ type gallery struct {
 	// failIn is a Region whose calls fail as a Region not enabled for the
 	// account does.
 	failIn string
+	// ignoreOwners lists images of other accounts too, as an answer with
+	// images shared with the caller would.
+	ignoreOwners bool
 }
 
 func (g *gallery) add(region string, img ec2types.Image) {
@@ -70,7 +73,7 @@ func (g *gallery) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput,
 	}
 	var match []ec2types.Image
 	for _, img := range g.byRegion[o.Region] {
-		if len(in.Owners) > 0 && !(in.Owners[0] == "self" && aws.ToString(img.OwnerId) == self) {
+		if !g.ignoreOwners && len(in.Owners) > 0 && !(in.Owners[0] == "self" && aws.ToString(img.OwnerId) == self) {
 			continue
 		}
 		ok := true
@@ -127,6 +130,8 @@ func TestFindNewest(t *testing.T) {
 		// noMatch: a NoMatchError counting this many deprecated images.
 		noMatch    bool
 		deprecated int
+		// ignoreOwners: the answer lists other accounts' images too.
+		ignoreOwners bool
 	}{
 		{
 			name: "newest of two, whatever the listing order",
@@ -168,7 +173,8 @@ func TestFindNewest(t *testing.T) {
 				}(),
 				image("ami-ok", "2026-05-01T10:00:00Z", "amibake:bake-key", "k1"),
 			},
-			want: "ami-ok",
+			want:         "ami-ok",
+			ignoreOwners: true,
 		},
 		{
 			name: "deprecated newer image skipped",
@@ -220,6 +226,7 @@ func TestFindNewest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGallery()
+			g.ignoreOwners = tt.ignoreOwners
 			for _, img := range tt.images {
 				g.add(home, img)
 			}
