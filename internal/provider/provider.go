@@ -281,6 +281,7 @@ func (p *amibakeProvider) Resources(_ context.Context) []func() resource.Resourc
 func (p *amibakeProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewDocumentDataSource,
+		NewImageDataSource,
 	}
 }
 
