@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +28,9 @@ import (
 // image's identity. Needs Terraform or OpenTofu 1.11 or later.
 func TestAccImageModern_writeOnlyCLI(t *testing.T) {
 	testAccPreCheck(t)
-	major, minor := cliVersion(t)
-	if major == 1 && minor < 11 {
-		t.Skipf("CLI version %d.%d has no write-only arguments (Terraform and OpenTofu 1.11 and later): skipping test", major, minor)
+	version := cliVersion(t)
+	if versionLess(version, [3]int{1, 11, 0}) {
+		t.Skipf("CLI version %d.%d.%d has no write-only arguments (Terraform and OpenTofu 1.11 and later): skipping test", version[0], version[1], version[2])
 	}
 	t.Parallel()
 	ensureInstanceProfile(t, builderProfile)
@@ -103,7 +102,7 @@ resource "amibake_image" "wo" {
 	if !strings.Contains(fmt.Sprint(st["steps"]), "(sensitive value)") {
 		t.Errorf("the steps in state show no redaction: did the probe quote the secret? %v", st["steps"])
 	}
-	if major > 1 || minor >= 12 {
+	if !versionLess(version, [3]int{1, 12, 0}) {
 		clients := testClients(t)
 		want := map[string]any{"account_id": clients.AccountID, "region": clients.Region, "image_id": imageID}
 		if got := c.stateIdentity("amibake_image.wo"); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -164,8 +163,8 @@ resource "amibake_image" "classic" {
 	}
 }
 
-// cliVersion is the version of the CLI under test, as major and minor.
-func cliVersion(t *testing.T) (int, int) {
+// cliVersion is the version of the CLI under test.
+func cliVersion(t *testing.T) [3]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -177,19 +176,10 @@ func cliVersion(t *testing.T) (int, int) {
 	var v struct {
 		Version string `json:"terraform_version"`
 	}
-	if err := json.Unmarshal(out, &v); err != nil {
+	if err := json.Unmarshal(out, &v); err != nil || v.Version == "" {
 		t.Fatalf("version -json: %v\n%s", err, out)
 	}
-	parts := strings.SplitN(v.Version, ".", 3)
-	if len(parts) < 2 {
-		t.Fatalf("version -json: unexpected version %q", v.Version)
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil {
-		t.Fatalf("version -json: unexpected version %q", v.Version)
-	}
-	return major, minor
+	return parseVersion(v.Version)
 }
 
 // stateIdentity is the identity the state file records for a resource.
