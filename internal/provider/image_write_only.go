@@ -102,7 +102,9 @@ func writeOnlyAdvice(m imageResourceModel, writeOnlyAllowed bool) diag.Diagnosti
 	if !writeOnlyAllowed || m.SensitiveParameters.IsNull() || m.SensitiveParameters.IsUnknown() || len(m.SensitiveParameters.Elements()) == 0 {
 		return diags
 	}
-	diags.AddAttributeWarning(path.Root("sensitive_parameters"), "Secrets Stored in State",
+	// Not at the attribute: the CLI would print its source line, which may
+	// hold a literal secret.
+	diags.AddWarning("Secrets Stored in State",
 		"The values of sensitive_parameters are stored in the state. This Terraform (or OpenTofu) supports write-only "+
 			"arguments: give them in "+writeOnlyAttr+", with "+writeOnlyVersionAttr+" (bump it to bake again with new values), "+
 			"and they stay out of the state and the plan.")
