@@ -14,6 +14,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
 )
 
 // TestAccImageModern_writeOnlyCLI bakes with a secret given in
@@ -255,5 +260,110 @@ func findNoSecret(t *testing.T, places map[string]string, what, secret string) {
 				t.Errorf("the %s (%s) appears in the %s: ...%s...", what, form, where, text[lo:hi])
 			}
 		}
+	}
+}
+
+// TestAccImageModern_identityCLI imports, through the CLI, two AMIs made
+// outside Terraform with `import` blocks naming their identities: one in the
+// provider's Region, one in another Region through a provider configured
+// for it (each provider configuration is its own plugin process here, as
+// for users; the in-process harness of resource.Test shares one). The state
+// file records both identities; the next plan is empty; removing the second
+// from the configuration deregisters it in its own Region. Needs Terraform or
+// OpenTofu 1.12 or later.
+func TestAccImageModern_identityCLI(t *testing.T) {
+	testAccPreCheck(t)
+	version := cliVersion(t)
+	if versionLess(version, [3]int{1, 12, 0}) {
+		t.Skipf("CLI version %d.%d.%d has no import by identity (Terraform and OpenTofu 1.12 and later): skipping test", version[0], version[1], version[2])
+	}
+	t.Parallel()
+	ensureInstanceProfile(t, builderProfile)
+	pluginDir := buildProvider(t)
+
+	const otherRegion = "eu-west-3"
+	home := testClients(t)
+	other, err := awsx.New(context.Background(), awsx.Config{Region: otherRegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherEC2 := other.Raw["ec2"].(*ec2.Client)
+	marker := fmt.Sprintf("cli-identity-%d", testRunID())
+	homeAMI := outsideImage(t, testEC2(t), marker+"-home")
+	otherAMI := outsideImage(t, otherEC2, marker+"-paris")
+
+	adopted := fmt.Sprintf(`
+resource "amibake_image" "home" {
+%s
+}
+
+import {
+  to = amibake_image.home
+  identity = {
+    account_id = %q
+    region     = %q
+    image_id   = %q
+  }
+}
+`, launchAndImageSteps("home"), home.AccountID, home.Region, homeAMI)
+	parisProvider := fmt.Sprintf(`
+provider "amibake" {
+  alias  = "eu_west_3"
+  region = %q
+}
+`, otherRegion)
+	paris := parisProvider + fmt.Sprintf(`
+resource "amibake_image" "paris" {
+  provider = amibake.eu_west_3
+%s
+}
+
+import {
+  provider = amibake.eu_west_3
+  to       = amibake_image.paris
+  identity = {
+    region   = %q
+    image_id = %q
+  }
+}
+`, launchAndImageSteps("paris"), otherRegion, otherAMI)
+
+	c := newCLI(t, pluginDir, cliConfig(marker, "", adopted+paris))
+	out := c.mustRun("plan", "-input=false", "-out=import.tfplan")
+	for _, want := range []string{
+		"amibake_image.home: Preparing import...", "amibake_image.paris: Preparing import...",
+		"2 to import, 0 to add, 2 to change, 0 to destroy",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
+		}
+	}
+	c.mustRun("apply", "-input=false", "import.tfplan")
+	for address, want := range map[string]map[string]any{
+		"amibake_image.home":  {"account_id": home.AccountID, "region": home.Region, "image_id": homeAMI},
+		"amibake_image.paris": {"account_id": other.AccountID, "region": otherRegion, "image_id": otherAMI},
+	} {
+		if got := c.stateIdentity(address); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("identity of %s in state = %v, want %v", address, got, want)
+		}
+		if got := c.stateResources()[address]["image_id"]; got != want["image_id"] {
+			t.Errorf("%s.image_id = %v, want %v", address, got, want["image_id"])
+		}
+	}
+	c.mustRun("plan", "-input=false", "-detailed-exitcode")
+
+	// The paris image leaves the configuration: it is destroyed in its Region.
+	c.write(cliConfig(marker, "", adopted+parisProvider))
+	out = c.mustRun("apply", "-auto-approve", "-input=false")
+	if !strings.Contains(out, "amibake_image.paris: Destruction complete") {
+		t.Errorf("the apply does not destroy amibake_image.paris:\n%s", out)
+	}
+	if img, err := otherEC2.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{otherAMI}}); err == nil &&
+		len(img.Images) > 0 && img.Images[0].State != ec2types.ImageStateDeregistered {
+		t.Errorf("image %s of %s is still registered after its resource was destroyed", otherAMI, otherRegion)
+	}
+	c.mustRun("destroy", "-auto-approve", "-input=false")
+	if describeImage(t, homeAMI) != nil {
+		t.Errorf("image %s is still registered after destroy", homeAMI)
 	}
 }

@@ -23,10 +23,9 @@ import (
 // outsideImage is an AMI of the emulator's account made without the
 // provider, as a console or another tool would; it is removed at the end of
 // the test unless something else removed it first.
-func outsideImage(t *testing.T, name string) string {
+func outsideImage(t *testing.T, e *ec2.Client, name string) string {
 	t.Helper()
 	ctx := context.Background()
-	e := testEC2(t)
 	run, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(sourceAMI), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +91,15 @@ func importBlock(to, identity string) string {
 // imported with an `import` block naming its identity (account, Region, AMI
 // id); the plan imports it and adopts the recipe in place, the next plan is
 // empty. An identity of another account or another Region is refused at plan
-// time. Once the image is deregistered outside Terraform, refresh drops the
+// time (an image of another Region is imported through a provider for that
+// Region: TestAccImageModern_identityCLI, since this harness serves all
+// provider configurations from one provider instance). Once the image is deregistered outside Terraform, refresh drops the
 // resource (its identity notwithstanding) and the next plan bakes anew.
 func TestAccImageModern_importByIdentity(t *testing.T) {
 	testAccPreCheck(t)
 	ensureInstanceProfile(t, builderProfile)
 	clients := testClients(t)
-	amiID := outsideImage(t, fmt.Sprintf("identity-%d", testRunID()))
+	amiID := outsideImage(t, testEC2(t), fmt.Sprintf("identity-%d", testRunID()))
 	var rebaked string
 
 	resourceBlock := fmt.Sprintf("resource \"amibake_image\" \"adopted\" {\n%s\n}\n", launchAndImageSteps("identity"))
