@@ -492,7 +492,7 @@ func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diag
 	}
 	values := map[string]string{}
 	givenIn := map[string]string{}
-	sources := append([]sensitiveSource{{"parameters", m.Parameters}}, sensitiveSources(m)...)
+	sources := append([]parameterSource{{"parameters", m.Parameters}}, sensitiveSources(m)...)
 	for _, src := range sources {
 		for k, v := range src.values.Elements() {
 			s, ok := v.(types.String)

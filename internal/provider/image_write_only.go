@@ -54,16 +54,16 @@ func replaceUnlessImportedInt64() planmodifier.Int64 {
 	}, replaceUnlessImportedDesc, replaceUnlessImportedDesc)
 }
 
-// sensitiveSource is one argument that holds sensitive parameter values.
-type sensitiveSource struct {
+// parameterSource is one argument that holds parameter values.
+type parameterSource struct {
 	attr   string
 	values types.Map
 }
 
 // sensitiveSources are the arguments whose values are secrets, in the order
 // in which they are merged after `parameters`.
-func sensitiveSources(m imageResourceModel) []sensitiveSource {
-	return []sensitiveSource{
+func sensitiveSources(m imageResourceModel) []parameterSource {
+	return []parameterSource{
 		{"sensitive_parameters", m.SensitiveParameters},
 		{writeOnlyAttr, m.SensitiveParametersWO},
 	}
