@@ -21,6 +21,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	defer recoverPanic(ctx, "amibake_image create", &resp.Diagnostics)
 	var m imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(withWriteOnly(ctx, req.Config, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -76,6 +77,8 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	rec := recordBake(res, runErr, outputName)
+	// Write-only: the values are done with once the bake has run.
+	m.SensitiveParametersWO = types.MapNull(types.StringType)
 	if res != nil && len(res.Kept) > 0 {
 		resp.Diagnostics.AddWarning("Builder Instances Kept", keptText(res.Kept))
 	}
@@ -94,6 +97,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 			m.SnapshotIDs, diags = types.ListValueFrom(ctx, types.StringType, rec.snapshots)
 			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, leftoversKey, []byte("true"))...)
 			if rec.imageID != "" {
 				resp.Diagnostics.AddWarning("Leftovers Kept in State", rec.keptText())
@@ -124,6 +128,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 }
 
 func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -154,17 +159,21 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 					"and removes them.", m.ImageID.ValueString(), strings.Join(remains, ", ")))
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, imageGoneKey, []byte("true"))...)
 			resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
+			resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 			return
 		}
 		tflog.Warn(ctx, "image no longer exists; removing it from state so the next apply bakes it again",
 			map[string]any{"image_id": m.ImageID.ValueString()})
 		resp.State.RemoveResource(ctx)
+		// The framework wants an identity even for a removed resource.
+		resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, before)...)
 		return
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(setRefreshed(ctx, &resp.State, &before, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 }
 
 // refresh reads the image from AWS into the model: state, snapshots, managed tags
@@ -317,6 +326,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	_, diags = r.refresh(ctx, &plan, true, false)
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan)...)
 	resp.Diagnostics.Append(clearImported(ctx, resp.Private)...)
 }
 
@@ -383,9 +393,11 @@ func stringMap(m types.Map) map[string]string {
 
 func secretValues(m imageResourceModel) []string {
 	var out []string
-	for _, v := range stringMap(m.SensitiveParameters) {
-		if v != "" {
-			out = append(out, v)
+	for _, src := range sensitiveSources(m) {
+		for _, v := range stringMap(src.values) {
+			if v != "" {
+				out = append(out, v)
+			}
 		}
 	}
 	return out

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -39,7 +38,7 @@ func addExecutorAttributes(attrs map[string]schema.Attribute) {
 	attrs["executor"] = schema.StringAttribute{
 		Optional: true,
 		MarkdownDescription: executorDescription + " Overrides the provider's `executor`. " +
-			"Under `\"ssm\"`, `sensitive_parameters` are refused (SSM shows parameter values in the execution's history): " +
+			"Under `\"ssm\"`, `sensitive_parameters` and `sensitive_parameters_wo` are refused (SSM shows parameter values in the execution's history): " +
 			"give secrets as `{{ssm:/path}}` references to SecureString parameters. A change does not rebuild the image.",
 		Validators: []validator.String{executorValidator},
 	}
@@ -70,11 +69,11 @@ func executorChecks(doc *document.Document, m imageResourceModel, executor strin
 		return checkRunnable(doc, m.Document.IsNull())
 	}
 	var diags diag.Diagnostics
-	if m.SensitiveParameters.IsUnknown() {
+	if sensitiveUnknown(m) {
 		return diags
 	}
 	for _, name := range sensitiveNames(m) {
-		diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(name), "Sensitive Parameter Under SSM Automation",
+		diags.AddAttributeError(sensitivePath(m, name), "Sensitive Parameter Under SSM Automation",
 			fmt.Sprintf("With executor = \"ssm\", every parameter value is stored in the SSM Automation execution's history, "+
 				"where anyone allowed ssm:GetAutomationExecution reads it, so %s cannot be passed as a sensitive value. "+
 				"Store the secret as a SecureString parameter and pass a reference that SSM resolves server-side, e.g.\n\n"+

@@ -64,6 +64,8 @@ type imageResourceModel struct {
 	Document                 types.String   `tfsdk:"document"`
 	Parameters               types.Map      `tfsdk:"parameters"`
 	SensitiveParameters      types.Map      `tfsdk:"sensitive_parameters"`
+	SensitiveParametersWO    types.Map      `tfsdk:"sensitive_parameters_wo"`
+	SensitiveParametersWOVer types.Int64    `tfsdk:"sensitive_parameters_wo_version"`
 	ImageOutput              types.String   `tfsdk:"image_output"`
 	Tags                     types.Map      `tfsdk:"tags"`
 	Triggers                 types.Map      `tfsdk:"triggers"`
@@ -168,7 +170,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"depends on their names only. A value that would reach an input others can read (an AMI name or description, a tag, a command's " +
 			"parameters or comment) is an error at plan time, whether directly or through a parameter default or a step output; those inputs are " +
 			readableInputsText() + ". For a command, store the secret in SSM Parameter Store as a SecureString and have the command read it on the instance " +
-			"(`aws ssm get-parameter --with-decryption`). Like every sensitive attribute, the values are kept in the state.",
+			"(`aws ssm get-parameter --with-decryption`). Like every sensitive attribute, the values are kept in the state: with Terraform 1.11 " +
+			"or later, or OpenTofu 1.11 or later, prefer `" + writeOnlyAttr + "`, which keeps them out of state and plan; use this argument with older CLIs.",
 		PlanModifiers: []planmodifier.Map{replaceUnlessImportedMap()},
 	}
 	attrs["image_output"] = schema.StringAttribute{
@@ -201,7 +204,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	attrs["id"] = computedString("Same as `image_id`.")
 	attrs["image_id"] = computedString("The baked AMI id.")
 	attrs["execution_id"] = computedString("The bake's execution id (`{{automation:EXECUTION_ID}}`); everything it created is tagged `amibake:execution-id`.")
-	attrs["bake_key"] = computedString("Hash of the recipe, the values of `parameters`, the names (never the values) of `sensitive_parameters`, " +
+	attrs["bake_key"] = computedString("Hash of the recipe, the values of `parameters`, the names (never the values) of `sensitive_parameters` and `" + writeOnlyAttr + "`, " +
 		"and `triggers`. A bake with the same key removes what a bake of the same key that died left behind, once that bake's lease has expired " +
 		"(see the provider's `lease_duration`). It is also the tag `amibake:bake-key`, which anyone who can describe the image may read, so it " +
 		"reveals nothing about sensitive values: a change of a sensitive value alone keeps the key (and still rebuilds the image).")
@@ -250,6 +253,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 	}
 	addExecutorAttributes(attrs)
+	addWriteOnlyAttributes(attrs)
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A baked AMI. `terraform apply` runs the recipe (launch → command → stop → image → tag → terminate), " +
 			"records the AMI, and never leaves a builder instance behind; `terraform destroy` deregisters the AMI and deletes its snapshots.\n\n" +
@@ -282,6 +286,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 		return
 	}
 	resp.Diagnostics.Append(validateExecutorConfig(doc, m)...)
+	resp.Diagnostics.Append(writeOnlyAdvice(m, req.ClientCapabilities.WriteOnlyAttributesAllowed)...)
 	for _, pr := range document.Advice(doc) {
 		at := path.Root("document")
 		if m.Document.IsNull() {
@@ -304,7 +309,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 			if len(p.Path) >= 2 {
 				name := p.Path[1]
 				if slices.Contains(sensitive, name) {
-					at = path.Root("sensitive_parameters").AtMapKey(name)
+					at = sensitivePath(m, name)
 				} else {
 					at = at.AtMapKey(name)
 				}
@@ -329,8 +334,8 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 		switch {
 		case len(p.Path) == 2 && p.Path[0] == "parameters" && hasKey(values, p.Path[1]):
 			at = path.Root("parameters").AtMapKey(p.Path[1])
-			if slices.Contains(sensitiveNames(m), p.Path[1]) {
-				at = path.Root("sensitive_parameters").AtMapKey(p.Path[1])
+			if isSensitive(m, p.Path[1]) {
+				at = sensitivePath(m, p.Path[1])
 			}
 		case m.Document.IsNull():
 			at = problemPath(doc, p)
@@ -369,7 +374,7 @@ func checkStepCount(doc *document.Document, hcl bool) diag.Diagnostics {
 // while the names of the parameters are unknown; Create checks again.
 func secretExposures(doc *document.Document, m imageResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	if m.SensitiveParameters.IsUnknown() || m.Parameters.IsUnknown() {
+	if sensitiveUnknown(m) || m.Parameters.IsUnknown() {
 		return diags
 	}
 	given := make([]string, 0, len(m.Parameters.Elements()))
@@ -500,40 +505,56 @@ func imageOutputName(doc *document.Document, configured string) (string, error) 
 		"set image_output to the step output that holds the image id", strings.Join(imageActionBlocks(), " or "))
 }
 
-// parameterValues merges parameters and sensitive_parameters; known=false while any is unknown.
+// parameterValues merges parameters, sensitive_parameters and
+// sensitive_parameters_wo; known=false while any is unknown.
 func parameterValues(ctx context.Context, m imageResourceModel, diags *diag.Diagnostics) (map[string]string, bool) {
-	if m.Parameters.IsUnknown() || m.SensitiveParameters.IsUnknown() {
+	if m.Parameters.IsUnknown() || sensitiveUnknown(m) {
 		return nil, false
 	}
 	values := map[string]string{}
-	for _, src := range []types.Map{m.Parameters, m.SensitiveParameters} {
-		for k, v := range src.Elements() {
+	givenIn := map[string]string{}
+	sources := append([]parameterSource{{"parameters", m.Parameters}}, sensitiveSources(m)...)
+	for _, src := range sources {
+		for k, v := range src.values.Elements() {
 			s, ok := v.(types.String)
 			if !ok || s.IsUnknown() {
 				return nil, false
 			}
-			if _, dup := values[k]; dup {
-				diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(k), "Duplicate Parameter",
-					fmt.Sprintf("Parameter %s is given in both parameters and sensitive_parameters; give it once.", document.QuoteValue(k)))
+			if first, dup := givenIn[k]; dup {
+				diags.AddAttributeError(path.Root(src.attr).AtMapKey(k), "Duplicate Parameter",
+					fmt.Sprintf("Parameter %s is given in both %s and %s; give it once.", document.QuoteValue(k), first, src.attr))
 			}
 			values[k] = s.ValueString()
+			givenIn[k] = src.attr
 		}
 	}
 	return values, true
 }
 
-// sensitiveNames lists the keys of sensitive_parameters, sorted.
+// sensitiveNames lists the keys of sensitive_parameters and
+// sensitive_parameters_wo, sorted.
 func sensitiveNames(m imageResourceModel) []string {
-	out := make([]string, 0, len(m.SensitiveParameters.Elements()))
-	for k := range m.SensitiveParameters.Elements() {
-		out = append(out, k)
+	var out []string
+	for _, src := range sensitiveSources(m) {
+		for k := range src.values.Elements() {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
 	}
 	slices.Sort(out)
+	if out == nil {
+		out = []string{}
+	}
 	return out
 }
 
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	defer recoverPanic(ctx, "amibake_image import", &resp.Diagnostics)
+	if req.ID == "" && req.Identity != nil {
+		r.importByIdentity(ctx, req, resp)
+		return
+	}
 	if !strings.HasPrefix(req.ID, "ami-") {
 		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import an image by its AMI id (ami-...), got %s.", document.QuoteValue(req.ID)))
 		return
