@@ -22,9 +22,10 @@ import (
 //     passthrough (the JSON state decoded with the current schema, null list
 //     and set blocks made empty, write-only attributes nulled), done here in
 //     one walk guided by the protocol schema.
-//   - ReadResource of amibake_image hands the framework only the attributes
-//     Read refreshes (refreshedAttributes); the recipe, which Read never
-//     looks at, is put back into the new state as it was.
+//   - ReadResource of amibake_image hands the framework the state without
+//     its recipe (the inline blocks, the document and the recipe's other
+//     attributes), which Read never looks at, and puts the recipe back into
+//     the new state as it was.
 //
 // Everything else, and both requests in any other case, go to the framework
 // unchanged.
@@ -132,8 +133,8 @@ func (s *protocolServer) ReadResource(ctx context.Context, req *tfprotov6.ReadRe
 	if err := prior.As(&priorAttrs); err != nil {
 		return s.ProviderServer.ReadResource(ctx, req)
 	}
-	refreshed := refreshedAttributeNames()
-	lean := tftypes.NewValue(typ, leanAttributes(schema.Block, priorAttrs, refreshed))
+	recipe := recipeOnlyNames()
+	lean := tftypes.NewValue(typ, leanAttributes(schema.Block, priorAttrs, recipe))
 	leanState, err := tfprotov6.NewDynamicValue(typ, lean)
 	if err != nil {
 		return s.ProviderServer.ReadResource(ctx, req)
@@ -153,8 +154,8 @@ func (s *protocolServer) ReadResource(ctx context.Context, req *tfprotov6.ReadRe
 	if err := newState.As(&newAttrs); err != nil {
 		return resp, err
 	}
-	for name, v := range priorAttrs {
-		if _, ok := refreshed[name]; !ok {
+	for name := range recipe {
+		if v, ok := priorAttrs[name]; ok {
 			newAttrs[name] = v
 		}
 	}
@@ -173,33 +174,41 @@ func (s *protocolServer) ReadResource(ctx context.Context, req *tfprotov6.ReadRe
 // imageTypeName is amibake_image's type name.
 const imageTypeName = "amibake_image"
 
-// refreshedAttributeNames are the names of refreshedAttributes.
-var refreshedAttributeNames = sync.OnceValue(func() map[string]struct{} {
-	names := map[string]struct{}{}
+// recipeOnlyNames are the top-level attributes and blocks of amibake_image
+// that hold the recipe and that Read does not refresh: those of the shared
+// recipe schema, and `document`.
+var recipeOnlyNames = sync.OnceValue(func() map[string]struct{} {
+	names := map[string]struct{}{"document": {}}
+	for name := range recipeAttributes() {
+		names[name] = struct{}{}
+	}
+	for name := range recipeBlocks() {
+		names[name] = struct{}{}
+	}
 	for _, a := range refreshedAttributes(&imageResourceModel{}) {
-		names[a.name] = struct{}{}
+		delete(names, a.name)
 	}
 	return names
 })
 
-// leanAttributes are a state's top-level values with every one that Read does
-// not refresh emptied: null, or for a list or set block no elements, as
-// Terraform itself sends an absent block.
-func leanAttributes(block *tfprotov6.SchemaBlock, prior map[string]tftypes.Value, keep map[string]struct{}) map[string]tftypes.Value {
+// leanAttributes are a state's top-level values with those named in drop
+// emptied: null, or for a list or set block no elements, as Terraform itself
+// sends an absent block.
+func leanAttributes(block *tfprotov6.SchemaBlock, prior map[string]tftypes.Value, drop map[string]struct{}) map[string]tftypes.Value {
 	out := make(map[string]tftypes.Value, len(prior))
 	for _, a := range block.Attributes {
-		if _, ok := keep[a.Name]; ok {
-			out[a.Name] = prior[a.Name]
+		if _, ok := drop[a.Name]; ok {
+			out[a.Name] = tftypes.NewValue(a.ValueType(), nil)
 			continue
 		}
-		out[a.Name] = tftypes.NewValue(a.ValueType(), nil)
+		out[a.Name] = prior[a.Name]
 	}
 	for _, b := range block.BlockTypes {
-		if _, ok := keep[b.TypeName]; ok {
-			out[b.TypeName] = prior[b.TypeName]
+		if _, ok := drop[b.TypeName]; ok {
+			out[b.TypeName] = emptyBlock(b)
 			continue
 		}
-		out[b.TypeName] = emptyBlock(b)
+		out[b.TypeName] = prior[b.TypeName]
 	}
 	return out
 }

@@ -125,7 +125,7 @@ func (r *readRecorder) ReadResource(_ context.Context, req *tfprotov6.ReadResour
 	return &tfprotov6.ReadResourceResponse{NewState: &dv, Private: req.Private}, err
 }
 
-func TestReadResourceHandsReadOnlyTheRefreshedAttributes(t *testing.T) {
+func TestReadResourceHandsReadTheStateWithoutItsRecipe(t *testing.T) {
 	ctx := context.Background()
 	framework := providerserver.NewProtocol6(New("test")())()
 	schema := imageSchema(t, framework)
@@ -153,14 +153,24 @@ func TestReadResourceHandsReadOnlyTheRefreshedAttributes(t *testing.T) {
 		t.Errorf("private state %q was not passed through", resp.Private)
 	}
 
-	// Read saw the refreshed attributes as they were and nothing else.
+	// Read saw everything as it was but the recipe.
 	var seen map[string]tftypes.Value
 	if err := recorder.got.As(&seen); err != nil {
 		t.Fatal(err)
 	}
-	refreshed := refreshedAttributeNames()
+	recipe := recipeOnlyNames()
+	for _, name := range []string{"step", "parameter", "document", "description"} {
+		if _, ok := recipe[name]; !ok {
+			t.Errorf("%s is not dropped from what Read is given", name)
+		}
+	}
+	for _, a := range refreshedAttributes(&imageResourceModel{}) {
+		if _, ok := recipe[a.name]; ok {
+			t.Errorf("%s, which Read refreshes, is dropped from what Read is given", a.name)
+		}
+	}
 	for name, v := range seen {
-		if _, ok := refreshed[name]; ok {
+		if _, ok := recipe[name]; !ok {
 			if !v.Equal(priorAttrs[name]) {
 				t.Errorf("Read got %s = %v, want %v", name, v, priorAttrs[name])
 			}
