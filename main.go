@@ -1,13 +1,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/amibake/terraform-provider-amibake/internal/provider"
 )
@@ -21,10 +20,13 @@ func main() {
 	flag.Parse()
 	quietSDKLogsUnlessAsked()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/amibake/amibake",
-		Debug:   debug,
-	})
+	// The framework's server with amibake's shortcuts on the refresh path
+	// (provider.NewProtocol6), served as providerserver.Serve would.
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve("registry.terraform.io/amibake/amibake", provider.NewProtocol6(provider.New(version)()), opts...)
 	if err != nil {
 		log.Fatal(err.Error())
 	}

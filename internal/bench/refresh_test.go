@@ -36,7 +36,9 @@ const refreshImages = 100
 // string attribute, a Read that only reads its state) built here from the same
 // framework version, in the same run with the same CLI; it reports the median
 // ratio to the minimal provider, of wall time and of CPU time (Terraform's and
-// the provider's, steadier than wall time on a busy machine). 100
+// the provider's, steadier than wall time on a busy machine). The same images
+// are refreshed through testdata/floor, amibake without a Read, which shows
+// how much of the time is Terraform's and the provider process's. 100
 // terraform_data (no provider process at all) are timed too, for information. The images are made in the emulator
 // directly and adopted with import blocks, which takes seconds where baking
 // them would take minutes.
@@ -68,10 +70,13 @@ func TestBenchRefresh(t *testing.T) {
 	}
 	providerDir, _ = filepath.Abs(providerDir)
 	minimalDir := filepath.Join(work, "minimal")
-	build := exec.Command("go", "build", "-o", filepath.Join(minimalDir, "terraform-provider-minimal"), "./internal/bench/testdata/minimal")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the minimal provider: %v\n%s", err, out)
+	floorDir := filepath.Join(work, "floor")
+	for _, b := range []struct{ dir, name string }{{minimalDir, "minimal"}, {floorDir, "floor"}} {
+		build := exec.Command("go", "build", "-o", filepath.Join(b.dir, "terraform-provider-"+b.name), "./internal/bench/testdata/"+b.name)
+		build.Dir = filepath.Join("..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build of the %s provider: %v\n%s", b.name, err, out)
+		}
 	}
 
 	moto := acctest.StartMoto(t)
@@ -83,10 +88,11 @@ func TestBenchRefresh(t *testing.T) {
   dev_overrides {
     "registry.terraform.io/amibake/amibake" = %q
     "registry.terraform.io/amibake/minimal" = %q
+    "registry.terraform.io/amibake/floor" = %q
   }
   direct {}
 }
-`, providerDir, minimalDir))
+`, providerDir, minimalDir, floorDir))
 	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_LOG=")
 	for k, v := range moto.Env() {
 		if k == "AWS_ENDPOINT_URL" {
@@ -102,11 +108,24 @@ func TestBenchRefresh(t *testing.T) {
 		{name: fmt.Sprintf("%d amibake_image, document", refreshImages), body: imageConfig(images, true)},
 		{name: "1 amibake_image, inline steps", body: imageConfig(images[:1], false)},
 		{name: fmt.Sprintf("%d terraform_data", refreshImages), body: terraformData(refreshImages)},
+		{name: fmt.Sprintf("floor: %d, inline steps", refreshImages), body: floorConfig(imageConfig(images, false)), stateOf: 1},
+		{name: fmt.Sprintf("floor: %d, document", refreshImages), body: floorConfig(imageConfig(images, true)), stateOf: 2},
 	}
 	for i := range configs {
 		c := &configs[i]
 		c.dir = filepath.Join(work, fmt.Sprintf("config%d", i))
 		writeFile(t, filepath.Join(c.dir, "main.tf"), c.body)
+		if c.stateOf > 0 {
+			// The floor provider has no Read to import with: it starts from
+			// the real provider's state.
+			state, err := os.ReadFile(filepath.Join(configs[c.stateOf].dir, "terraform.tfstate"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(c.dir, "terraform.tfstate"),
+				strings.ReplaceAll(string(state), "registry.terraform.io/amibake/amibake", "registry.terraform.io/amibake/floor"))
+			continue
+		}
 		if out, err := terraform(tf, c.dir, env, "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"); err != nil {
 			t.Fatalf("%s: terraform apply: %v\n%s", c.name, err, out)
 		}
@@ -131,6 +150,7 @@ func TestBenchRefresh(t *testing.T) {
 
 type refreshConfig struct {
 	name, body, dir string
+	stateOf         int // index of the configuration whose state this one starts from, instead of applying
 	times           []time.Duration
 	// cpu is the CPU time of each refresh, Terraform's and the provider's
 	// (a child that Terraform waits for): on a busy machine it varies less
@@ -154,6 +174,7 @@ func reportRefresh(out io.Writer, cs []refreshConfig, reps int) {
 			medianDur(c.cpu).Seconds(), median(cpuRatios), callsText(c.calls))
 	}
 	inline, doc := median(ratios[1]), median(ratios[2])
+	floorInline, floorDoc := median(ratios[5]), median(ratios[6])
 	// One image against no provider process at all: starting and configuring the provider.
 	fixed := medianDur(cs[3].times) - medianDur(cs[4].times)
 	perRead := (medianDur(cs[1].times) - medianDur(cs[3].times)) / time.Duration(refreshImages-1)
@@ -162,6 +183,9 @@ func reportRefresh(out io.Writer, cs []refreshConfig, reps int) {
 		"and each further Read %s (inline steps); %s for the %d Reads\n",
 		refreshImages, inline, verdict(inline <= 1.5), doc, verdict(doc <= 1.5), refreshImages,
 		fixed.Round(time.Millisecond), perRead.Round(100*time.Microsecond), callsText(cs[1].calls), refreshImages)
+	fmt.Fprintf(out, "summary refresh floor: the same %d amibake_image with a Read that returns its state unchanged (testdata/floor) "+
+		"take %.2f x (inline steps) and %.2f x (document) the time of the minimal provider: what Terraform's handling of "+
+		"the schema and the provider process cost before any Read\n", refreshImages, floorInline, floorDoc)
 }
 
 func callsText(m map[string]int) string {
@@ -230,6 +254,12 @@ resource "minimal_value" "v" {
 
 func terraformData(n int) string {
 	return fmt.Sprintf("resource \"terraform_data\" \"d\" {\n  count = %d\n  input = count.index\n}\n", n)
+}
+
+// floorConfig is an amibake_image configuration served by the floor provider
+// (testdata/floor): the same resource type under another provider source.
+func floorConfig(config string) string {
+	return strings.Replace(config, `source = "amibake/amibake"`, `source = "amibake/floor"`, 1)
 }
 
 // imageConfig adopts the given images, with the recipe written as inline

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go/middleware"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
@@ -52,7 +51,7 @@ func stringPtr(s string) *string { return &s }
 // command's output, and the bake leaves nothing.
 func TestAccImage_failedCommandShowsItsOutput(t *testing.T) {
 	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{failingCommands()}})
-	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": NewProtocol6WithError(p())}
 	marker := "cmdfail-" + strings.ReplaceAll(t.Name(), "/", "-")
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },

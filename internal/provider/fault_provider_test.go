@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go/middleware"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -30,7 +29,7 @@ import (
 // faultyFactories serve a provider whose AWS clients go through inj.
 func faultyFactories(inj *faults.Injector) map[string]func() (tfprotov6.ProviderServer, error) {
 	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{inj.APIOption()}})
-	return map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
+	return map[string]func() (tfprotov6.ProviderServer, error){"amibake": NewProtocol6WithError(p())}
 }
 
 // abortDocumentFile writes the published recipe with every step Abort (and the

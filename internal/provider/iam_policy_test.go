@@ -14,7 +14,6 @@ import (
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
@@ -86,7 +85,7 @@ func policyActions(t *testing.T) []string {
 func TestAccImage_documentedPolicyCoversTheBake(t *testing.T) {
 	rec := &callRecorder{calls: map[string]bool{}}
 	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{rec.option()}})
-	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": NewProtocol6WithError(p())}
 	var executions []string
 	cfg := sixStepConfig
 	resource.Test(t, resource.TestCase{

@@ -5,7 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
@@ -34,7 +33,7 @@ func TestMain(m *testing.M) {
 
 // protoV6ProviderFactories serve the provider in-process to the Terraform CLI.
 var protoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"amibake": providerserver.NewProtocol6WithError(New("test")()),
+	"amibake": NewProtocol6WithError(New("test")()),
 }
 
 func testAccPreCheck(t *testing.T) {
