@@ -73,7 +73,7 @@ func (g *gallery) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput,
 	}
 	var match []ec2types.Image
 	for _, img := range g.byRegion[o.Region] {
-		if !g.ignoreOwners && len(in.Owners) > 0 && !(in.Owners[0] == "self" && aws.ToString(img.OwnerId) == self) {
+		if !g.ignoreOwners && len(in.Owners) > 0 && (in.Owners[0] != "self" || aws.ToString(img.OwnerId) != self) {
 			continue
 		}
 		ok := true
