@@ -64,6 +64,16 @@ type Endpoints struct {
 	Lambda string
 	STS    string
 	IAM    string
+
+	// The services that aws:executeAwsApi, the wait and assert actions,
+	// aws:createStack/deleteStack and aws:executeStateMachine reach.
+	AutoScaling    string
+	CloudFormation string
+	ELBv2          string
+	KMS            string
+	S3             string
+	SNS            string
+	StepFunctions  string
 }
 
 // New loads the configuration, builds the clients and, unless skipped, checks
@@ -202,7 +212,7 @@ func buildClients(cfg aws.Config, c Config) *Clients {
 		conf:      c,
 		built:     true,
 	}
-	more, cfn, states := serviceClients(cfg)
+	more, cfn, states := serviceClients(cfg, c.Endpoints)
 	for name, client := range more {
 		cl.Raw[name] = client
 	}

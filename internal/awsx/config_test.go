@@ -7,7 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 func TestNewLearnsAccountAndPartition(t *testing.T) {
@@ -81,6 +90,46 @@ func TestPartitionForRegion(t *testing.T) {
 	for region, want := range map[string]string{"us-east-1": "aws", "cn-northwest-1": "aws-cn", "us-gov-west-1": "aws-us-gov", "eu-west-3": "aws"} {
 		if got := PartitionForRegion(region); got != want {
 			t.Errorf("PartitionForRegion(%q) = %q, want %q", region, got, want)
+		}
+	}
+}
+
+// TestEndpointsReachEveryService: each service the endpoints block names is
+// called at its own endpoint, not at AWS_ENDPOINT_URL or AWS's.
+func TestEndpointsReachEveryService(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	hits := map[string]int{}
+	var mu sync.Mutex
+	server := func(name string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[name]++
+			mu.Unlock()
+			http.Error(w, "no", http.StatusBadRequest)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	e := Endpoints{
+		AutoScaling: server("autoscaling"), CloudFormation: server("cloudformation"), ELBv2: server("elbv2"),
+		KMS: server("kms"), S3: server("s3"), SNS: server("sns"), StepFunctions: server("stepfunctions"),
+	}
+	c, err := New(context.Background(), Config{Region: "us-east-1", AccessKey: "AKIDEXAMPLE", SecretKey: "secret",
+		Endpoints: e, MaxRetries: 1, SkipCredentialsValidation: true, SkipRequestingAccountID: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, _ = c.Raw["autoscaling"].(*autoscaling.Client).DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+	_, _ = c.Raw["cloudformation"].(*cloudformation.Client).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{})
+	_, _ = c.Raw["elbv2"].(*elasticloadbalancingv2.Client).DescribeLoadBalancers(ctx, &elasticloadbalancingv2.DescribeLoadBalancersInput{})
+	_, _ = c.Raw["kms"].(*kms.Client).ListKeys(ctx, &kms.ListKeysInput{})
+	_, _ = c.Raw["s3"].(*s3.Client).ListBuckets(ctx, &s3.ListBucketsInput{})
+	_, _ = c.Raw["sns"].(*sns.Client).ListTopics(ctx, &sns.ListTopicsInput{})
+	_, _ = c.Raw["stepfunctions"].(*sfn.Client).ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+	for _, svc := range []string{"autoscaling", "cloudformation", "elbv2", "kms", "s3", "sns", "stepfunctions"} {
+		if hits[svc] == 0 {
+			t.Errorf("%s was not called at its endpoint", svc)
 		}
 	}
 }

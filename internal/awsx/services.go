@@ -39,19 +39,20 @@ var (
 // five the bundle has typed interfaces for. Keys are the service names as SSM
 // documents write them (boto3's), with the SDK's own name as an alias where
 // the two differ. They resolve their endpoints as the SDK does, so that
-// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> apply.
-func serviceClients(cfg aws.Config) (map[string]any, *cloudformation.Client, *sfn.Client) {
-	cfn := cloudformation.NewFromConfig(cfg)
-	states := sfn.NewFromConfig(cfg)
-	elbv2 := elasticloadbalancingv2.NewFromConfig(cfg)
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> apply, unless the
+// provider's endpoints block names one.
+func serviceClients(cfg aws.Config, e Endpoints) (map[string]any, *cloudformation.Client, *sfn.Client) {
+	cfn := cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { setEndpoint(&o.BaseEndpoint, e.CloudFormation) })
+	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { setEndpoint(&o.BaseEndpoint, e.StepFunctions) })
+	elbv2 := elasticloadbalancingv2.NewFromConfig(cfg, func(o *elasticloadbalancingv2.Options) { setEndpoint(&o.BaseEndpoint, e.ELBv2) })
 	return map[string]any{
-		"autoscaling":            autoscaling.NewFromConfig(cfg),
+		"autoscaling":            autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { setEndpoint(&o.BaseEndpoint, e.AutoScaling) }),
 		"cloudformation":         cfn,
 		"elbv2":                  elbv2,
 		"elasticloadbalancingv2": elbv2,
-		"kms":                    kms.NewFromConfig(cfg),
-		"s3":                     s3.NewFromConfig(cfg),
-		"sns":                    sns.NewFromConfig(cfg),
+		"kms":                    kms.NewFromConfig(cfg, func(o *kms.Options) { setEndpoint(&o.BaseEndpoint, e.KMS) }),
+		"s3":                     s3.NewFromConfig(cfg, func(o *s3.Options) { setEndpoint(&o.BaseEndpoint, e.S3) }),
+		"sns":                    sns.NewFromConfig(cfg, func(o *sns.Options) { setEndpoint(&o.BaseEndpoint, e.SNS) }),
 		"stepfunctions":          states,
 		"sfn":                    states,
 	}, cfn, states

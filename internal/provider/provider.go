@@ -72,11 +72,18 @@ type assumeRoleModel struct {
 }
 
 type endpointsModel struct {
-	EC2    types.String `tfsdk:"ec2"`
-	SSM    types.String `tfsdk:"ssm"`
-	Lambda types.String `tfsdk:"lambda"`
-	STS    types.String `tfsdk:"sts"`
-	IAM    types.String `tfsdk:"iam"`
+	EC2            types.String `tfsdk:"ec2"`
+	SSM            types.String `tfsdk:"ssm"`
+	Lambda         types.String `tfsdk:"lambda"`
+	STS            types.String `tfsdk:"sts"`
+	IAM            types.String `tfsdk:"iam"`
+	AutoScaling    types.String `tfsdk:"autoscaling"`
+	CloudFormation types.String `tfsdk:"cloudformation"`
+	ELBv2          types.String `tfsdk:"elbv2"`
+	KMS            types.String `tfsdk:"kms"`
+	S3             types.String `tfsdk:"s3"`
+	SNS            types.String `tfsdk:"sns"`
+	StepFunctions  types.String `tfsdk:"stepfunctions"`
 }
 
 type defaultTagsModel struct {
@@ -193,6 +200,14 @@ func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"lambda": endpoint("lambda"),
 					"sts":    endpoint("sts"),
 					"iam":    endpoint("iam"),
+					// Services that actions other than the bake's own reach.
+					"autoscaling":    endpoint("autoscaling"),
+					"cloudformation": endpoint("cloudformation"),
+					"elbv2":          endpoint("elbv2"),
+					"kms":            endpoint("kms"),
+					"s3":             endpoint("s3"),
+					"sns":            endpoint("sns"),
+					"stepfunctions":  endpoint("stepfunctions"),
 				},
 			},
 			"default_tags": schema.SingleNestedBlock{
@@ -245,6 +260,9 @@ func (p *amibakeProvider) Configure(ctx context.Context, req provider.ConfigureR
 		cfg.Endpoints = awsx.Endpoints{
 			EC2: e.EC2.ValueString(), SSM: e.SSM.ValueString(), Lambda: e.Lambda.ValueString(),
 			STS: e.STS.ValueString(), IAM: e.IAM.ValueString(),
+			AutoScaling: e.AutoScaling.ValueString(), CloudFormation: e.CloudFormation.ValueString(),
+			ELBv2: e.ELBv2.ValueString(), KMS: e.KMS.ValueString(), S3: e.S3.ValueString(),
+			SNS: e.SNS.ValueString(), StepFunctions: e.StepFunctions.ValueString(),
 		}
 	}
 	tags := map[string]string{}
