@@ -96,10 +96,16 @@ func (p *amibakeProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 }
 
 func (p *amibakeProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	// The environment variable is the SDK's, named after the service id.
+	endpointEnv := map[string]string{"autoscaling": "AUTO_SCALING", "elbv2": "ELASTIC_LOAD_BALANCING_V2", "stepfunctions": "SFN"}
 	endpoint := func(service string) schema.StringAttribute {
+		env, ok := endpointEnv[service]
+		if !ok {
+			env = upperSnake(service)
+		}
 		return schema.StringAttribute{
 			Optional:            true,
-			MarkdownDescription: "Custom endpoint URL for " + service + ". Overrides `AWS_ENDPOINT_URL_" + upperSnake(service) + "`.",
+			MarkdownDescription: "Custom endpoint URL for " + service + ". Overrides `AWS_ENDPOINT_URL_" + env + "`.",
 		}
 	}
 	resp.Schema = schema.Schema{
