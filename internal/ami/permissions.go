@@ -159,30 +159,38 @@ func SetSnapshotAccounts(ctx context.Context, clients *awsx.Clients, region stri
 		if err != nil {
 			return fmt.Errorf("DescribeSnapshotAttribute createVolumePermission %s: %w", s, err)
 		}
-		mod := &ec2types.CreateVolumePermissionModifications{}
+		var add, remove []string
 		for _, a := range want {
 			if !slices.Contains(have, a) {
-				mod.Add = append(mod.Add, ec2types.CreateVolumePermission{UserId: aws.String(a)})
+				add = append(add, a)
 			}
 		}
 		for _, a := range managed {
-			if slices.Contains(have, a) && !slices.Contains(want, a) {
-				mod.Remove = append(mod.Remove, ec2types.CreateVolumePermission{UserId: aws.String(a)})
+			if slices.Contains(have, a) && !slices.Contains(want, a) && !slices.Contains(remove, a) {
+				remove = append(remove, a)
 			}
 		}
-		if len(mod.Add)+len(mod.Remove) == 0 {
-			continue
-		}
-		err = awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
-			_, err := clients.EC2.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
-				SnapshotId:             aws.String(s),
-				Attribute:              ec2types.SnapshotAttributeNameCreateVolumePermission,
-				CreateVolumePermission: mod,
-			}, awsx.InRegion(clients, region)...)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("ModifySnapshotAttribute createVolumePermission %s: %w", s, err)
+		// OperationType with UserIds: the form every EC2 implementation
+		// takes, one call per kind of change.
+		for _, op := range []struct {
+			kind  ec2types.OperationType
+			users []string
+		}{{ec2types.OperationTypeAdd, add}, {ec2types.OperationTypeRemove, remove}} {
+			if len(op.users) == 0 {
+				continue
+			}
+			err = awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
+				_, err := clients.EC2.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
+					SnapshotId:    aws.String(s),
+					Attribute:     ec2types.SnapshotAttributeNameCreateVolumePermission,
+					OperationType: op.kind,
+					UserIds:       op.users,
+				}, awsx.InRegion(clients, region)...)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("ModifySnapshotAttribute createVolumePermission %s %s: %w", op.kind, s, err)
+			}
 		}
 	}
 	return nil

@@ -335,12 +335,27 @@ func (c *regions) DescribeSnapshotAttribute(_ context.Context, in *ec2.DescribeS
 func (c *regions) ModifySnapshotAttribute(_ context.Context, in *ec2.ModifySnapshotAttributeInput, opts ...func(*ec2.Options)) (*ec2.ModifySnapshotAttributeOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var desc []string
-	for _, p := range in.CreateVolumePermission.Add {
-		desc = append(desc, "+"+aws.ToString(p.UserId))
+	var add, remove []string
+	if in.CreateVolumePermission != nil {
+		for _, p := range in.CreateVolumePermission.Add {
+			add = append(add, aws.ToString(p.UserId))
+		}
+		for _, p := range in.CreateVolumePermission.Remove {
+			remove = append(remove, aws.ToString(p.UserId))
+		}
 	}
-	for _, p := range in.CreateVolumePermission.Remove {
-		desc = append(desc, "-"+aws.ToString(p.UserId))
+	switch in.OperationType {
+	case ec2types.OperationTypeAdd:
+		add = append(add, in.UserIds...)
+	case ec2types.OperationTypeRemove:
+		remove = append(remove, in.UserIds...)
+	}
+	var desc []string
+	for _, u := range add {
+		desc = append(desc, "+"+u)
+	}
+	for _, u := range remove {
+		desc = append(desc, "-"+u)
 	}
 	region, err := c.begin("ModifySnapshotAttribute", aws.ToString(in.SnapshotId)+"["+strings.Join(desc, " ")+"]", opts)
 	if err != nil {
@@ -350,14 +365,12 @@ func (c *regions) ModifySnapshotAttribute(_ context.Context, in *ec2.ModifySnaps
 	if !ok || s.region != region {
 		return nil, &smithy.GenericAPIError{Code: "InvalidSnapshot.NotFound", Message: aws.ToString(in.SnapshotId)}
 	}
-	for _, p := range in.CreateVolumePermission.Add {
-		if !slices.Contains(s.users, aws.ToString(p.UserId)) {
-			s.users = append(s.users, aws.ToString(p.UserId))
+	for _, u := range add {
+		if !slices.Contains(s.users, u) {
+			s.users = append(s.users, u)
 		}
 	}
-	for _, p := range in.CreateVolumePermission.Remove {
-		s.users = slices.DeleteFunc(s.users, func(u string) bool { return u == aws.ToString(p.UserId) })
-	}
+	s.users = slices.DeleteFunc(s.users, func(u string) bool { return slices.Contains(remove, u) })
 	sort.Strings(s.users)
 	return &ec2.ModifySnapshotAttributeOutput{}, nil
 }

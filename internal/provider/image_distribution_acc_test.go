@@ -1,0 +1,365 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/amibake/terraform-provider-amibake/internal/ami"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
+)
+
+const (
+	distAccountA = "111122223333"
+	distAccountB = "444455556666"
+	distOrg      = "arn:aws:organizations::123456789012:organization/o-abcdefghij"
+	distOU       = "arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefgh34"
+	distKMS      = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+
+// distRegion is one region block of a test distribution.
+type distRegion struct{ region, kms string }
+
+func (r distRegion) hcl() string {
+	if r.kms == "" {
+		return fmt.Sprintf("    region {\n      region = %q\n    }\n", r.region)
+	}
+	return fmt.Sprintf("    region {\n      region     = %q\n      kms_key_id = %q\n    }\n", r.region, r.kms)
+}
+
+// distConfig bakes a small image distributed to regions, launchable by
+// accounts and OUs; more goes into the distribution block as it is.
+func distConfig(regions []distRegion, accounts, ous []string, more string) string {
+	var blocks strings.Builder
+	for _, r := range regions {
+		blocks.WriteString(r.hcl())
+	}
+	list := func(xs []string) string {
+		q := make([]string, len(xs))
+		for i, x := range xs {
+			q[i] = fmt.Sprintf("%q", x)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	return config(fmt.Sprintf(`
+resource "amibake_image" "dist" {
+%s
+  tags = { team = "platform" }
+
+  distribution {
+%s
+    launch_permission {
+      account_ids              = %s
+      organizational_unit_arns = %s
+    }
+    share_snapshots = true
+%s
+  }
+}
+`, launchAndImageSteps("dist"), blocks.String(), list(accounts), list(ous), more))
+}
+
+// ec2In is an EC2 client of the emulator addressing region.
+func ec2In(t *testing.T, region string) (*ec2.Client, func(*ec2.Options)) {
+	t.Helper()
+	return testEC2(t), func(o *ec2.Options) { o.Region = region }
+}
+
+// imageIn describes an image in region; nil when it is not there.
+func imageIn(t *testing.T, region, id string) *ec2types.Image {
+	t.Helper()
+	c, in := ec2In(t, region)
+	out, err := c.DescribeImages(context.Background(), &ec2.DescribeImagesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("image-id"), Values: []string{id}}},
+	}, in)
+	if err != nil {
+		t.Fatalf("DescribeImages %s in %s: %v", id, region, err)
+	}
+	for _, img := range out.Images {
+		if img.State != ec2types.ImageStateDeregistered {
+			return &img
+		}
+	}
+	return nil
+}
+
+// snapshotsIn are those of ids that still exist in region.
+func snapshotsIn(t *testing.T, region string, ids []string) []string {
+	t.Helper()
+	if len(ids) == 0 {
+		return nil
+	}
+	c, in := ec2In(t, region)
+	out, err := c.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("snapshot-id"), Values: ids}},
+	}, in)
+	if err != nil {
+		t.Fatalf("DescribeSnapshots in %s: %v", region, err)
+	}
+	var left []string
+	for _, s := range out.Snapshots {
+		left = append(left, aws.ToString(s.SnapshotId))
+	}
+	return left
+}
+
+// launchPermissions lists who may launch an image, as "account"/org ARNs.
+func launchPermissions(t *testing.T, region, id string) []string {
+	t.Helper()
+	c, in := ec2In(t, region)
+	out, err := c.DescribeImageAttribute(context.Background(), &ec2.DescribeImageAttributeInput{
+		ImageId: aws.String(id), Attribute: ec2types.ImageAttributeNameLaunchPermission,
+	}, in)
+	if err != nil {
+		t.Fatalf("DescribeImageAttribute %s in %s: %v", id, region, err)
+	}
+	var perms []string
+	for _, p := range out.LaunchPermissions {
+		for _, v := range []*string{p.UserId, p.OrganizationArn, p.OrganizationalUnitArn} {
+			if aws.ToString(v) != "" {
+				perms = append(perms, aws.ToString(v))
+			}
+		}
+	}
+	sort.Strings(perms)
+	return perms
+}
+
+func volumeAccounts(t *testing.T, region, snapshot string) []string {
+	t.Helper()
+	c, in := ec2In(t, region)
+	out, err := c.DescribeSnapshotAttribute(context.Background(), &ec2.DescribeSnapshotAttributeInput{
+		SnapshotId: aws.String(snapshot), Attribute: ec2types.SnapshotAttributeNameCreateVolumePermission,
+	}, in)
+	if err != nil {
+		t.Fatalf("DescribeSnapshotAttribute %s in %s: %v", snapshot, region, err)
+	}
+	var users []string
+	for _, p := range out.CreateVolumePermissions {
+		users = append(users, aws.ToString(p.UserId))
+	}
+	sort.Strings(users)
+	return users
+}
+
+// distSeen records every image and snapshot a distribution test made, by
+// region, for CheckDestroy.
+type distSeen struct {
+	images    map[string][]string // region -> image ids
+	snapshots map[string][]string // region -> snapshot ids
+}
+
+func (s *distSeen) add(region string, img *ec2types.Image) {
+	id := aws.ToString(img.ImageId)
+	if !slices.Contains(s.images[region], id) {
+		s.images[region] = append(s.images[region], id)
+	}
+	for _, snap := range ami.Snapshots(*img) {
+		if !slices.Contains(s.snapshots[region], snap) {
+			s.snapshots[region] = append(s.snapshots[region], snap)
+		}
+	}
+}
+
+// regionIDs reads region_image_ids from state.
+func regionIDs(s *terraform.State) map[string]string {
+	ids := map[string]string{}
+	rs := s.RootModule().Resources["amibake_image.dist"]
+	if rs == nil {
+		return ids
+	}
+	for k, v := range rs.Primary.Attributes {
+		if region, ok := strings.CutPrefix(k, "region_image_ids."); ok && region != "%" {
+			ids[region] = v
+		}
+	}
+	return ids
+}
+
+// checkDistributed asserts, asking the emulator in each region, that the
+// image and its copies are exactly in regions, that copies are tagged as
+// copies of the image, and that every image has perms (with snapshot
+// permissions for the accounts among them).
+func checkDistributed(t *testing.T, seen *distSeen, regions []string, perms []string, accounts []string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ids := regionIDs(s)
+		if got := slices.Sorted(maps.Keys(ids)); !slices.Equal(got, regions) {
+			return fmt.Errorf("region_image_ids has %v, want %v", got, regions)
+		}
+		source := ids[acctest.Region]
+		for region, id := range ids {
+			img := imageIn(t, region, id)
+			if img == nil {
+				return fmt.Errorf("image %s is not in %s", id, region)
+			}
+			seen.add(region, img)
+			tags := tagMap(img.Tags)
+			if region != acctest.Region && (tags[ami.TagCopyOf] != acctest.Region+"/"+source || tags["team"] != "platform") {
+				return fmt.Errorf("copy %s in %s tags %v", id, region, tags)
+			}
+			if got := launchPermissions(t, region, id); !slices.Equal(got, perms) {
+				return fmt.Errorf("image %s in %s launch permissions %v, want %v", id, region, got, perms)
+			}
+			for _, snap := range ami.Snapshots(*img) {
+				if got := volumeAccounts(t, region, snap); !slices.Equal(got, accounts) {
+					return fmt.Errorf("snapshot %s of %s in %s: create-volume permission for %v, want %v", snap, id, region, got, accounts)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// checkDistributionGone asserts that every image and snapshot seen is gone from
+// its region.
+func checkDistributionGone(t *testing.T, seen *distSeen) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if len(seen.images) == 0 {
+			return fmt.Errorf("the test recorded no images")
+		}
+		for region, ids := range seen.images {
+			for _, id := range ids {
+				if img := imageIn(t, region, id); img != nil {
+					return fmt.Errorf("image %s is still registered in %s", id, region)
+				}
+			}
+			if left := snapshotsIn(t, region, seen.snapshots[region]); len(left) > 0 {
+				return fmt.Errorf("snapshots %v are still in %s", left, region)
+			}
+		}
+		return nil
+	}
+}
+
+// removeCopyByHand deregisters the copy in region outside Terraform and
+// deletes its snapshots, as the console's "delete associated snapshots" does
+// (the snapshots of an image removed by hand are no longer the provider's).
+func removeCopyByHand(t *testing.T, seen *distSeen, region string) {
+	t.Helper()
+	for _, id := range seen.images[region] {
+		img := imageIn(t, region, id)
+		if img == nil {
+			continue
+		}
+		c, in := ec2In(t, region)
+		if _, err := c.DeregisterImage(context.Background(), &ec2.DeregisterImageInput{ImageId: aws.String(id)}, in); err != nil {
+			t.Fatalf("DeregisterImage %s in %s: %v", id, region, err)
+		}
+		for _, snap := range ami.Snapshots(*img) {
+			if _, err := c.DeleteSnapshot(context.Background(), &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)}, in); err != nil {
+				t.Fatalf("DeleteSnapshot %s in %s: %v", snap, region, err)
+			}
+		}
+	}
+}
+
+// revokeByHand removes a launch permission from the images in region.
+func revokeByHand(t *testing.T, seen *distSeen, region string, perm ec2types.LaunchPermission) {
+	t.Helper()
+	for _, id := range seen.images[region] {
+		if imageIn(t, region, id) == nil {
+			continue
+		}
+		c, in := ec2In(t, region)
+		_, err := c.ModifyImageAttribute(context.Background(), &ec2.ModifyImageAttributeInput{
+			ImageId: aws.String(id), LaunchPermission: &ec2types.LaunchPermissionModifications{Remove: []ec2types.LaunchPermission{perm}},
+		}, in)
+		if err != nil {
+			t.Fatalf("ModifyImageAttribute %s in %s: %v", id, region, err)
+		}
+	}
+}
+
+// TestAccImage_distribution: a bake copied to two Regions (one with a KMS
+// key) and shared with an account and an OU; then, in place, a Region added
+// and one removed, the accounts changed; a copy and a permission removed
+// by hand are seen and repaired; destroy leaves no image or snapshot in any
+// Region.
+func TestAccImage_distribution(t *testing.T) {
+	var executions []string
+	seen := &distSeen{images: map[string][]string{}, snapshots: map[string][]string{}}
+	first := []distRegion{{"us-west-2", distKMS}, {"eu-west-1", ""}}
+	second := []distRegion{{"us-west-2", distKMS}, {"ap-southeast-2", ""}}
+	var westCopy string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			checkImagesDestroyed(t, &executions),
+			checkDistributionGone(t, seen),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: distConfig(first, []string{distAccountA}, []string{distOU}, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("amibake_image.dist", tfjsonpath.New("region_image_ids"), knownvalue.MapSizeExact(3)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					rememberExecution("amibake_image.dist", &executions),
+					checkDistributed(t, seen, []string{"eu-west-1", "us-east-1", "us-west-2"}, []string{distAccountA, distOU}, []string{distAccountA}),
+					func(s *terraform.State) error {
+						westCopy = regionIDs(s)["us-west-2"]
+						return nil
+					},
+				),
+			},
+			{
+				// In place: one Region added, one removed, the account changed.
+				Config: distConfig(second, []string{distAccountB}, []string{distOU}, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkDistributed(t, seen, []string{"ap-southeast-2", "us-east-1", "us-west-2"}, []string{distAccountB, distOU}, []string{distAccountB}),
+					func(s *terraform.State) error {
+						if got := regionIDs(s)["us-west-2"]; got != westCopy {
+							return fmt.Errorf("the us-west-2 copy changed from %s to %s; only other Regions changed", westCopy, got)
+						}
+						for _, id := range seen.images["eu-west-1"] {
+							if imageIn(t, "eu-west-1", id) != nil {
+								return fmt.Errorf("the removed Region's copy %s is still registered", id)
+							}
+						}
+						if left := snapshotsIn(t, "eu-west-1", seen.snapshots["eu-west-1"]); len(left) > 0 {
+							return fmt.Errorf("the removed Region's snapshots %v are left", left)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// Out of band: a copy deregistered and a permission revoked
+				// by hand show in the plan.
+				PreConfig: func() {
+					removeCopyByHand(t, seen, "ap-southeast-2")
+					revokeByHand(t, seen, acctest.Region, ec2types.LaunchPermission{OrganizationalUnitArn: aws.String(distOU)})
+				},
+				Config:             distConfig(second, []string{distAccountB}, []string{distOU}, ""),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				// ... and apply repairs them, in place.
+				Config: distConfig(second, []string{distAccountB}, []string{distOU}, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
+				},
+				Check: checkDistributed(t, seen, []string{"ap-southeast-2", "us-east-1", "us-west-2"}, []string{distAccountB, distOU}, []string{distAccountB}),
+			},
+		},
+	})
+}
