@@ -363,3 +363,52 @@ func TestAccImage_distribution(t *testing.T) {
 		},
 	})
 }
+
+// TestAccImage_distributionPlanErrors: mistakes in the distribution block
+// are errors at plan time, naming the attribute.
+func TestAccImage_distributionPlanErrors(t *testing.T) {
+	ok := []distRegion{{"us-west-2", ""}}
+	cases := []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{"duplicate Region", distConfig([]distRegion{{"us-west-2", ""}, {"us-west-2", distKMS}}, nil, nil, ""),
+			[]string{"Duplicate Region", `Region "us-west-2" is listed in more than one`}},
+		{"bake Region", distConfig([]distRegion{{acctest.Region, ""}}, nil, nil, ""),
+			[]string{"Copy in the Bake Region", "The image is baked in us-east-1"}},
+		{"KMS key of another Region", distConfig([]distRegion{{"eu-west-1", distKMS}}, nil, nil, ""),
+			[]string{"KMS Key of Another Region", "The copy in eu-west-1 names KMS key"}},
+		{"account id", distConfig(ok, []string{"1234"}, nil, ""),
+			[]string{"distribution.launch_permission.account_ids", "must be a 12-digit AWS account id"}},
+		{"OU ARN", distConfig(ok, nil, []string{"ou-ab12-cdefgh34"}, ""),
+			[]string{"distribution.launch_permission.organizational_unit_arns", "must be an organizational unit ARN"}},
+		{"deprecation in the past", distConfig(ok, nil, nil, `deprecate_at = "2020-01-01T00:00:00Z"`),
+			[]string{"Deprecation Time in the Past", "deprecate_at 2020-01-01T00:00:00Z is in the past"}},
+		{"deprecation not a time", distConfig(ok, nil, nil, `deprecate_at = "next year"`),
+			[]string{"Invalid Time", "is not an RFC 3339 time"}},
+		{"deprecation twice", distConfig(ok, nil, nil, "deprecate_at = \"2099-01-01T00:00:00Z\"\n    deprecate_after = \"90d\""),
+			[]string{"Invalid Attribute Combination", "deprecate_after"}},
+		{"deprecation after", distConfig(ok, nil, nil, `deprecate_after = "3 months"`),
+			[]string{"Invalid Duration", "neither whole days"}},
+		{"deprecation too far", distConfig(ok, nil, nil, `deprecate_after = "4000d"`),
+			[]string{"Invalid Duration", "more than 10 years"}},
+		{"protection without enabled", distConfig(ok, nil, nil, "deregistration_protection {\n      cooldown = true\n    }"),
+			[]string{"Invalid Attribute Combination", "enabled"}},
+		{"copy name", distConfig(nil, nil, nil, "region {\n      region = \"eu-west-1\"\n      name   = \"a?\"\n    }"),
+			[]string{"Invalid AMI Name", "2 characters long"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { testAccPreCheck(t) },
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      tc.config,
+					PlanOnly:    true,
+					ExpectError: wrapped(tc.want...),
+				}},
+			})
+		})
+	}
+}
