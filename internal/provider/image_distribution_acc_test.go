@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -295,9 +298,24 @@ func TestAccImage_distribution(t *testing.T) {
 	first := []distRegion{{"us-west-2", distKMS}, {"eu-west-1", ""}}
 	second := []distRegion{{"us-west-2", distKMS}, {"ap-southeast-2", ""}}
 	var westCopy string
+	// Every call is recorded, to hold the documented policy to it.
+	rec := &callRecorder{calls: map[string]bool{}}
+	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{rec.option()}})
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
+	defer func() {
+		allowed := policyActions(t)
+		if calls := rec.list(); !t.Failed() && !slices.Contains(calls, "ec2:ModifyImageAttribute") {
+			t.Errorf("recorded only %v: the recorder is not in the clients", calls)
+		}
+		for _, c := range rec.list() {
+			if !slices.Contains(allowed, c) {
+				t.Errorf("the distribution called %s, which examples/iam/bake-policy.json does not allow", c)
+			}
+		}
+	}()
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
-		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		ProtoV6ProviderFactories: factories,
 		CheckDestroy: resource.ComposeTestCheckFunc(
 			checkImagesDestroyed(t, &executions),
 			checkDistributionGone(t, seen),
