@@ -285,27 +285,26 @@ func refreshDistribution(ctx context.Context, clients *awsx.Clients, m *imageRes
 		maps.Copy(images, found)
 	}
 	var present []ami.Target
+	usable := map[string]bool{}
 	for _, t := range copies {
 		img, ok := images[t]
 		switch {
 		case !ok:
 			delete(ids, t.Region)
-			if d != nil {
-				d.Regions = slices.DeleteFunc(d.Regions, func(r regionCopy) bool { return r.Region == t.Region })
-			}
 		case !ami.Usable(&img):
 			delete(images, t)
-			if d != nil {
-				d.Regions = slices.DeleteFunc(d.Regions, func(r regionCopy) bool { return r.Region == t.Region })
-			}
 		default:
 			present = append(present, t)
+			usable[t.Region] = true
 		}
 	}
 	m.RegionImageIDs = regionImageIDsValue(ids)
 	if d == nil {
 		return diags
 	}
+	// A Region shows as configured only while its copy is there and usable
+	// (not failed, not missing after an incomplete first distribution).
+	d.Regions = slices.DeleteFunc(d.Regions, func(r regionCopy) bool { return !usable[r.Region] })
 	all := append([]ami.Target{{Region: bakeRegion, ImageID: m.ImageID.ValueString()}}, present...)
 	if d.Permissions != nil {
 		perms, err := ami.LaunchPermissionsOf(ctx, clients, all)

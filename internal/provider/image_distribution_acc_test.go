@@ -24,6 +24,7 @@ import (
 
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/testsupport/acctest"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 const (
@@ -429,4 +430,88 @@ func TestAccImage_distributionPlanErrors(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAccImage_distributionFailures: a copy refused on the first apply keeps
+// the image (no taint, no rebake) and the next apply completes the
+// distribution in place; an update that fails half way records what it did.
+func TestAccImage_distributionFailures(t *testing.T) {
+	var executions []string
+	seen := &distSeen{images: map[string][]string{}, snapshots: map[string][]string{}}
+	const deniedWest = "arn:aws:kms:us-west-2:123456789012:key/denied"
+	const deniedSydney = "arn:aws:kms:ap-southeast-2:123456789012:key/denied"
+	inj := faults.New()
+	refuseKey := func() {
+		inj.Reset()
+		inj.Add(faults.Rule{Operation: "CopyImage", To: -1, Code: "InvalidParameterValue", Message: "the KMS key is not accessible",
+			When: func(_ context.Context, in any) bool {
+				ci, ok := in.(*ec2.CopyImageInput)
+				return ok && strings.HasSuffix(aws.ToString(ci.KmsKeyId), "/denied")
+			}})
+	}
+	refuseKey()
+	p := NewWithOptions("test", Options{APIOptions: []func(*middleware.Stack) error{inj.APIOption()}})
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"amibake": providerserver.NewProtocol6WithError(p())}
+	var imageID string
+	sameImage := func(s *terraform.State) error {
+		id, err := stateAttr(s, "amibake_image.dist", "image_id")
+		if err != nil || id != imageID {
+			return fmt.Errorf("image_id %s, want %s: the image must not be rebaked", id, imageID)
+		}
+		return nil
+	}
+	first := []distRegion{{"eu-west-1", ""}, {"us-west-2", deniedWest}}
+	third := append(first, distRegion{"ap-southeast-2", deniedSydney})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t); ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: factories,
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			checkImagesDestroyed(t, &executions),
+			checkDistributionGone(t, seen),
+		),
+		Steps: []resource.TestStep{
+			{
+				// The key is refused: the image is kept with the copy that
+				// worked, and the plan after apply wants the missing copy.
+				Config:             distConfig(first, []string{distAccountA}, nil, ""),
+				ExpectNonEmptyPlan: true,
+				Check: resource.ComposeTestCheckFunc(
+					rememberExecution("amibake_image.dist", &executions),
+					checkDistributed(t, seen, []string{"eu-west-1", "us-east-1"}, []string{distAccountA}, []string{distAccountA}),
+					func(s *terraform.State) error {
+						imageID, _ = stateAttr(s, "amibake_image.dist", "image_id")
+						return nil
+					},
+				),
+			},
+			{
+				// The key is usable now: the same configuration completes
+				// the distribution in place.
+				PreConfig: inj.Reset,
+				Config:    distConfig(first, []string{distAccountA}, nil, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
+				},
+				Check: resource.ComposeTestCheckFunc(sameImage,
+					checkDistributed(t, seen, []string{"eu-west-1", "us-east-1", "us-west-2"}, []string{distAccountA}, []string{distAccountA})),
+			},
+			{
+				// An update whose new copy is refused fails, and records
+				// the permission change it made.
+				PreConfig:   refuseKey,
+				Config:      distConfig(third, []string{distAccountB}, nil, ""),
+				ExpectError: wrapped("Cannot Update Distribution", "the KMS key is not accessible"),
+				Check:       sameImage,
+			},
+			{
+				PreConfig: inj.Reset,
+				Config:    distConfig(third, []string{distAccountB}, nil, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
+				},
+				Check: resource.ComposeTestCheckFunc(sameImage,
+					checkDistributed(t, seen, []string{"ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2"}, []string{distAccountB}, []string{distAccountB})),
+			},
+		},
+	})
 }
