@@ -3,16 +3,20 @@ package provider
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
+	"github.com/amibake/terraform-provider-amibake/internal/awsx"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 func TestRefreshPermissions(t *testing.T) {
@@ -157,5 +161,85 @@ func TestPlanDistributionProtectedCopies(t *testing.T) {
 	diags := planDistribution(&distribution{Regions: []regionCopy{west}, Protection: &ami.Protection{}}, cool, "us-east-1", now)
 	if !diags.HasError() || diags.Errors()[0].Summary() != "Protected Copy, With Cooldown" {
 		t.Errorf("with cooldown: %v", diags)
+	}
+}
+
+// TestDistributionSettingsRoundTrip runs a distribution's settings against
+// the simulated cloud: applied, changed by hand, seen by refresh as changed,
+// and repaired by the next run.
+func TestDistributionSettingsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	cloud := simcloud.NewInstant()
+	id, _ := cloud.AddImage(simcloud.Image{})
+	clients := cloud.Clients(awsx.Policy{Initial: time.Millisecond, Max: time.Millisecond, Factor: 1})
+	region := clients.Region
+	plan := &distribution{
+		Permissions:    &ami.LaunchPermissions{Accounts: []string{"111122223333"}},
+		DeprecateAfter: "90d",
+		Protection:     &ami.Protection{Enabled: true, Cooldown: true},
+	}
+	run := func() {
+		t.Helper()
+		r := &distributionRun{clients: clients, bakeRegion: region, imageID: id, plan: plan, prior: plan, ids: map[string]string{region: id}}
+		if err := r.run(ctx); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	}
+	run()
+	img, err := ami.FindByID(ctx, clients, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, ok := ami.DeprecationTime(*img)
+	if want := creationTime(img).Add(90 * 24 * time.Hour); !ok || !ami.SameDeprecation(at, want) {
+		t.Errorf("deprecation %v (%v), want %v", at, ok, want)
+	}
+	if p := ami.ProtectionOf(*img); !p.Enabled || !p.Cooldown {
+		t.Errorf("protection %+v", p)
+	}
+	if p, _ := ami.GetLaunchPermissions(ctx, clients, "", id); !slices.Equal(p.Accounts, []string{"111122223333"}) {
+		t.Errorf("launch permissions %+v", p)
+	}
+
+	// By hand: protection off, deprecation cancelled, an account added.
+	ec2c := clients.EC2
+	if _, err := ec2c.DisableImageDeregistrationProtection(ctx, &ec2.DisableImageDeregistrationProtectionInput{ImageId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec2c.DisableImageDeprecation(ctx, &ec2.DisableImageDeprecationInput{ImageId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec2c.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(id),
+		LaunchPermission: &ec2types.LaunchPermissionModifications{Add: []ec2types.LaunchPermission{{UserId: aws.String("999999999999")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	obj, diags := distributionValue(ctx, plan, types.ObjectNull(distributionAttrTypes))
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	m := imageResourceModel{ImageID: types.StringValue(id), Distribution: obj, RegionImageIDs: types.MapNull(types.StringType)}
+	img, _ = ami.FindByID(ctx, clients, id)
+	if diags := refreshDistribution(ctx, clients, &m, img, region); diags.HasError() {
+		t.Fatal(diags)
+	}
+	got, _, _ := distributionFrom(ctx, m.Distribution)
+	if got.Protection == nil || got.Protection.Enabled || got.managesDeprecation() ||
+		!slices.Equal(got.Permissions.Accounts, []string{"111122223333", "999999999999"}) {
+		t.Errorf("refresh shows %+v (protection %+v, permissions %+v)", got, got.Protection, got.Permissions)
+	}
+	if ids := stringMap(m.RegionImageIDs); ids[region] != id || len(ids) != 1 {
+		t.Errorf("region_image_ids %v", ids)
+	}
+
+	run()
+	img, _ = ami.FindByID(ctx, clients, id)
+	if _, ok := ami.DeprecationTime(*img); !ok || !ami.ProtectionOf(*img).Enabled {
+		t.Errorf("not repaired: %+v", img)
+	}
+	if p, _ := ami.GetLaunchPermissions(ctx, clients, "", id); !slices.Equal(p.Accounts, []string{"111122223333"}) {
+		t.Errorf("launch permissions after repair %+v", p)
+	}
+	if blocked := ami.Protected(map[ami.Target]ec2types.Image{{Region: region, ImageID: id}: *img}, []ami.Target{{Region: region, ImageID: id}}, time.Now()); len(blocked) != 1 {
+		t.Errorf("a protected image must block its destroy: %v", blocked)
 	}
 }

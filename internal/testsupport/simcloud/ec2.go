@@ -578,6 +578,8 @@ func (c *Cloud) imageView(img *image, now time.Time) ec2types.Image {
 		StateReason: reason,
 		OwnerId:     aws.String(img.owner),
 		Tags:        ec2TagList(img.tags),
+		// As AWS writes it: UTC, to the millisecond.
+		CreationDate: aws.String(img.created.UTC().Format("2006-01-02T15:04:05.000Z")),
 	}
 	if img.instance != "" {
 		v.SourceInstanceId = aws.String(img.instance)
