@@ -176,9 +176,9 @@ type countingEC2 struct {
 }
 
 func (c *countingEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, opts ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
-	c.regions.mu.Lock()
+	c.mu.Lock()
 	*c.seen = append(*c.seen, c.regionOf(opts))
-	c.regions.mu.Unlock()
+	c.mu.Unlock()
 	return c.regions.DescribeImages(ctx, in, opts...)
 }
 

@@ -47,7 +47,8 @@ func TestImagesIn(t *testing.T) {
 	if c.ImagesIn("") != c.Images || c.ImagesIn("home-1") != c.Images {
 		t.Error("the clients' own region must use their image watcher")
 	}
-	if c.ImagesIn("far-2") != c.ImagesIn("far-2") || c.ImagesIn("far-2") == c.ImagesIn("far-3") {
+	far2 := c.ImagesIn("far-2")
+	if c.ImagesIn("far-2") != far2 || far2 == c.ImagesIn("far-3") {
 		t.Error("want one watcher per region, shared")
 	}
 	var wg sync.WaitGroup
