@@ -138,9 +138,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	if dist != nil {
 		run := &distributionRun{clients: clients, bakeRegion: clients.Region, imageID: imageID, plan: dist,
-			ids: map[string]string{clients.Region: imageID}}
+			ids: map[string]string{clients.Region: imageID}, snapshots: copySnapshots{}}
 		err := run.run(runCtx)
 		m.RegionImageIDs = regionImageIDsValue(run.ids)
+		resp.Diagnostics.Append(run.snapshots.save(ctx, resp.Private)...)
 		if err != nil {
 			// Not an error: that would taint the image and rebake it. Refresh
 			// shows what is missing, and the next apply completes it.
@@ -165,8 +166,20 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	before := m
-	gone, diags := r.refresh(ctx, &m, false, imported(req.Private))
+	img, diags := r.refreshImage(ctx, &m, false, imported(req.Private))
 	resp.Diagnostics.Append(diags...)
+	gone := img == nil && !diags.HasError()
+	if img != nil {
+		clients, diags := r.data.Clients(ctx)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		snaps, diags := readCopySnapshots(ctx, req.Private)
+		resp.Diagnostics.Append(diags...)
+		resp.Diagnostics.Append(refreshDistribution(ctx, clients, &m, img, m.Region.ValueString(), snaps)...)
+		resp.Diagnostics.Append(snaps.save(ctx, resp.Private)...)
+	}
 	if gone {
 		remains, diags := r.leftovers(ctx, m, req.Private)
 		resp.Diagnostics.Append(diags...)
@@ -275,8 +288,6 @@ func (r *imageResource) refreshImage(ctx context.Context, m *imageResourceModel,
 	}
 	if afterCreate {
 		m.RegionImageIDs = regionImageIDsValue(regionImageIDs(*m, m.Region.ValueString()))
-	} else {
-		diags.Append(refreshDistribution(ctx, clients, m, img, m.Region.ValueString())...)
 	}
 	if adopted && m.Tags.IsNull() {
 		// Without them in state the next plan would add what is already there.
@@ -358,8 +369,10 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		}
 	}
 	ids := regionImageIDs(state, bakeRegion)
+	snaps, diags := readCopySnapshots(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
 	var distErr error
-	if !plan.Distribution.Equal(state.Distribution) {
+	if !plan.Distribution.Equal(state.Distribution) || snaps.orphans() {
 		planDist, _, d1 := distributionFrom(ctx, plan.Distribution)
 		prior, _, d2 := distributionFrom(ctx, state.Distribution)
 		resp.Diagnostics.Append(d1...)
@@ -368,7 +381,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			return
 		}
 		run := &distributionRun{clients: clients, bakeRegion: bakeRegion, imageID: state.ImageID.ValueString(),
-			plan: planDist, prior: prior, ids: ids}
+			plan: planDist, prior: prior, ids: ids, snapshots: snaps}
 		distErr = run.run(ctx)
 	}
 	// Everything else that can change in place is Terraform-side only (destroy flags,
@@ -387,9 +400,10 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			"shows what remains, and apply tries it again.", distErr))
 		if img != nil {
 			// State shows what exists, measured against what was asked for.
-			resp.Diagnostics.Append(refreshDistribution(ctx, clients, &plan, img, bakeRegion)...)
+			resp.Diagnostics.Append(refreshDistribution(ctx, clients, &plan, img, bakeRegion, snaps)...)
 		}
 	}
+	resp.Diagnostics.Append(snaps.save(ctx, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(clearImported(ctx, resp.Private)...)
 }
@@ -429,6 +443,8 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if !m.Region.IsNull() && m.Region.ValueString() != "" {
 		region = m.Region.ValueString()
 	}
+	snaps, diags := readCopySnapshots(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
 	targets := destroyTargets(m, region)
 	// Nothing is removed while any image is protected: a destroy half done
 	// would leave the resource neither whole nor gone.
@@ -447,7 +463,9 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	var snapshots []string
 	resp.Diagnostics.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
-	failed, inUse := destroyTargetImages(ctx, clients, region, m.ImageID.ValueString(), targets, snapshots, deleteSnapshots)
+	// Copies deregistered outside Terraform leave snapshots the state knows.
+	targets = append(targets, snaps.orphanTargets()...)
+	failed, inUse := destroyTargetImages(ctx, clients, region, m.ImageID.ValueString(), targets, snaps.known(), snapshots, deleteSnapshots)
 	if len(inUse) > 0 {
 		resp.Diagnostics.AddWarning("Snapshots Kept",
 			"The image is deregistered, but these snapshots stay because other registered images are built on them; "+

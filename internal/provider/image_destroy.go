@@ -121,15 +121,16 @@ func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID s
 	if len(copies) > 0 {
 		m.Copies = regionImageIDsValue(copies)
 	}
-	return destroyTargetImages(ctx, clients, region, imageID, destroyTargets(m, region), snapshots, deleteSnapshots)
+	return destroyTargetImages(ctx, clients, region, imageID, destroyTargets(m, region), nil, snapshots, deleteSnapshots)
 }
 
 // destroyTargetImages removes every image of targets in parallel (the baked
-// image imageID in region, copies in any Region), as destroyImages says.
-func destroyTargetImages(ctx context.Context, clients *awsx.Clients, region, imageID string, targets []ami.Target, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
+// image imageID in region, copies in any Region, with the snapshots known of
+// each by id), as destroyImages says.
+func destroyTargetImages(ctx context.Context, clients *awsx.Clients, region, imageID string, targets []ami.Target, known map[string][]string, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
 	// The baked image's known snapshots are deleted after it, and only if
 	// every image went: one still registered may be built on them.
-	removals := ami.RemoveTargets(ctx, clients, targets, nil, deleteSnapshots)
+	removals := ami.RemoveTargets(ctx, clients, targets, known, deleteSnapshots)
 	for i, rem := range removals {
 		used, err := ami.SplitSnapshotsInUse(rem.Err())
 		inUse = append(inUse, used...)

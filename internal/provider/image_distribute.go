@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -78,6 +79,8 @@ type distributionRun struct {
 	// ids is the image id by Region; it follows every copy made or removed,
 	// so that it is right whatever fails.
 	ids map[string]string
+	// snapshots are the copies' snapshots as last seen; nil keeps no record.
+	snapshots copySnapshots
 }
 
 // run copies, removes and sets what the plan says. Failures are joined in
@@ -89,6 +92,9 @@ func (d *distributionRun) run(ctx context.Context) error {
 		return fmt.Errorf("reading image %s before distributing it: %w", d.imageID, err)
 	}
 	var errs []error
+	if err := d.removeOrphans(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := d.removeCopies(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -98,7 +104,52 @@ func (d *distributionRun) run(ctx context.Context) error {
 	if err := d.applySettings(ctx, src); err != nil {
 		errs = append(errs, err)
 	}
+	if err := d.recordSnapshots(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// removeOrphans deletes the snapshots of copies deregistered outside
+// Terraform, which AWS leaves behind.
+func (d *distributionRun) removeOrphans(ctx context.Context) error {
+	targets := d.snapshots.orphanTargets()
+	if len(targets) == 0 {
+		return nil
+	}
+	var errs []error
+	for i, rem := range ami.RemoveTargets(ctx, d.clients, targets, d.snapshots.known(), true) {
+		// A snapshot another registered image is built on is not ours to keep.
+		if _, err := ami.SplitSnapshotsInUse(rem.Err()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(d.snapshots, targets[i].ImageID)
+	}
+	return errors.Join(errs...)
+}
+
+// recordSnapshots notes the snapshots of every copy, so that they can be
+// deleted even once the copy is gone.
+func (d *distributionRun) recordSnapshots(ctx context.Context) error {
+	if d.snapshots == nil {
+		return nil
+	}
+	copies := copyTargets(d.ids, d.bakeRegion)
+	for id, c := range d.snapshots {
+		if !c.Gone && !slices.Contains(copies, ami.Target{Region: c.Region, ImageID: id}) {
+			delete(d.snapshots, id) // removed with its snapshots
+		}
+	}
+	if len(copies) == 0 {
+		return nil
+	}
+	images, err := ami.DescribeTargets(ctx, d.clients, copies)
+	if err != nil {
+		return err
+	}
+	d.snapshots.seen(images, copies)
+	return nil
 }
 
 // keeps reports whether the copy recorded in region stays as it is: the plan
@@ -268,7 +319,7 @@ func (e *protectedError) Error() string {
 // that exists but failed leaves the region blocks only (the plan replaces
 // it), and permissions, deprecation and protection that differ on any image
 // show as that image has them. src is the baked image, just described.
-func refreshDistribution(ctx context.Context, clients *awsx.Clients, m *imageResourceModel, src *ec2types.Image, bakeRegion string) diag.Diagnostics {
+func refreshDistribution(ctx context.Context, clients *awsx.Clients, m *imageResourceModel, src *ec2types.Image, bakeRegion string, snaps copySnapshots) diag.Diagnostics {
 	d, known, diags := distributionFrom(ctx, m.Distribution)
 	if diags.HasError() || !known {
 		return diags
@@ -284,6 +335,7 @@ func refreshDistribution(ctx context.Context, clients *awsx.Clients, m *imageRes
 		}
 		maps.Copy(images, found)
 	}
+	snaps.seen(images, copies)
 	var present []ami.Target
 	usable := map[string]bool{}
 	for _, t := range copies {
@@ -513,4 +565,90 @@ func destroyTargets(m imageResourceModel, bakeRegion string) []ami.Target {
 		}
 	}
 	return targets
+}
+
+// copySnapshotsKey is the private state key of the copies' snapshots.
+const copySnapshotsKey = "copy_snapshots"
+
+// copySnapshots are the snapshots of each copy by copy id, kept in private
+// state: AWS leaves them behind when a copy is deregistered outside
+// Terraform, and the copy no longer lists them then.
+type copySnapshots map[string]*copySnaps
+
+type copySnaps struct {
+	Region    string   `json:"region"`
+	Snapshots []string `json:"snapshots"`
+	// Gone: the copy was deregistered outside Terraform; its snapshots are
+	// deleted by the next apply or destroy.
+	Gone bool `json:"gone,omitempty"`
+}
+
+func readCopySnapshots(ctx context.Context, p privateGetter) (copySnapshots, diag.Diagnostics) {
+	out := copySnapshots{}
+	b, diags := p.GetKey(ctx, copySnapshotsKey)
+	if len(b) == 0 || diags.HasError() {
+		return out, diags
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		diags.AddWarning("Copy Snapshots Not Read", "The record of the copies' snapshots in private state is unreadable; "+
+			"snapshots of copies deregistered outside Terraform may be left: "+err.Error())
+		return copySnapshots{}, diags
+	}
+	return out, diags
+}
+
+func (c copySnapshots) save(ctx context.Context, p privateSetter) diag.Diagnostics {
+	if c == nil {
+		return nil
+	}
+	if len(c) == 0 {
+		return p.SetKey(ctx, copySnapshotsKey, nil) // no key rather than an empty record
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Cannot Record Copy Snapshots", err.Error())
+		return diags
+	}
+	return p.SetKey(ctx, copySnapshotsKey, b)
+}
+
+// seen records the snapshots of the copies described in images, and marks
+// gone those of targets that were not.
+func (c copySnapshots) seen(images map[ami.Target]ec2types.Image, targets []ami.Target) {
+	if c == nil {
+		return
+	}
+	for _, t := range targets {
+		img, ok := images[t]
+		switch {
+		case ok:
+			c[t.ImageID] = &copySnaps{Region: t.Region, Snapshots: ami.Snapshots(img)}
+		case c[t.ImageID] != nil:
+			c[t.ImageID].Gone = true
+		}
+	}
+}
+
+func (c copySnapshots) orphans() bool { return len(c.orphanTargets()) > 0 }
+
+// orphanTargets are the copies gone outside Terraform whose snapshots remain
+// to delete.
+func (c copySnapshots) orphanTargets() []ami.Target {
+	var out []ami.Target
+	for _, id := range slices.Sorted(maps.Keys(c)) {
+		if c[id].Gone && len(c[id].Snapshots) > 0 {
+			out = append(out, ami.Target{Region: c[id].Region, ImageID: id})
+		}
+	}
+	return out
+}
+
+// known is the snapshots by copy id, for ami.RemoveTargets.
+func (c copySnapshots) known() map[string][]string {
+	out := make(map[string][]string, len(c))
+	for id, s := range c {
+		out[id] = s.Snapshots
+	}
+	return out
 }

@@ -249,24 +249,17 @@ func checkDistributionGone(t *testing.T, seen *distSeen) resource.TestCheckFunc 
 	}
 }
 
-// removeCopyByHand deregisters the copy in region outside Terraform and
-// deletes its snapshots, as the console's "delete associated snapshots" does
-// (the snapshots of an image removed by hand are no longer the provider's).
+// removeCopyByHand deregisters the copy in region outside Terraform, which
+// leaves its snapshots.
 func removeCopyByHand(t *testing.T, seen *distSeen, region string) {
 	t.Helper()
 	for _, id := range seen.images[region] {
-		img := imageIn(t, region, id)
-		if img == nil {
+		if imageIn(t, region, id) == nil {
 			continue
 		}
 		c, in := ec2In(t, region)
 		if _, err := c.DeregisterImage(context.Background(), &ec2.DeregisterImageInput{ImageId: aws.String(id)}, in); err != nil {
 			t.Fatalf("DeregisterImage %s in %s: %v", id, region, err)
-		}
-		for _, snap := range ami.Snapshots(*img) {
-			if _, err := c.DeleteSnapshot(context.Background(), &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)}, in); err != nil {
-				t.Fatalf("DeleteSnapshot %s in %s: %v", snap, region, err)
-			}
 		}
 	}
 }
@@ -377,7 +370,24 @@ func TestAccImage_distribution(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
 				},
-				Check: checkDistributed(t, seen, []string{"ap-southeast-2", "us-east-1", "us-west-2"}, []string{distAccountB, distOU}, []string{distAccountB}),
+				Check: resource.ComposeTestCheckFunc(
+					checkDistributed(t, seen, []string{"ap-southeast-2", "us-east-1", "us-west-2"}, []string{distAccountB, distOU}, []string{distAccountB}),
+					func(s *terraform.State) error {
+						// The snapshots of the copy deregistered by hand went
+						// with the repair.
+						current := regionIDs(s)["ap-southeast-2"]
+						var old []string
+						for _, snap := range seen.snapshots["ap-southeast-2"] {
+							if img := imageIn(t, "ap-southeast-2", current); img == nil || !slices.Contains(ami.Snapshots(*img), snap) {
+								old = append(old, snap)
+							}
+						}
+						if left := snapshotsIn(t, "ap-southeast-2", old); len(old) == 0 || len(left) > 0 {
+							return fmt.Errorf("snapshots %v of the copy deregistered by hand: %v left", old, left)
+						}
+						return nil
+					},
+				),
 			},
 		},
 	})

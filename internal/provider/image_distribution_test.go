@@ -219,7 +219,7 @@ func TestDistributionSettingsRoundTrip(t *testing.T) {
 	}
 	m := imageResourceModel{ImageID: types.StringValue(id), Distribution: obj, RegionImageIDs: types.MapNull(types.StringType)}
 	img, _ = ami.FindByID(ctx, clients, id)
-	if diags := refreshDistribution(ctx, clients, &m, img, region); diags.HasError() {
+	if diags := refreshDistribution(ctx, clients, &m, img, region, copySnapshots{}); diags.HasError() {
 		t.Fatal(diags)
 	}
 	got, _, _ := distributionFrom(ctx, m.Distribution)
