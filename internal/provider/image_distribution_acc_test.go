@@ -525,3 +525,34 @@ func TestAccImage_distributionFailures(t *testing.T) {
 		},
 	})
 }
+
+// TestAccImageSSM_distribution: an image baked on SSM Automation is
+// distributed the same way, its copies carrying the provider's default tags.
+func TestAccImageSSM_distribution(t *testing.T) {
+	testAccPreCheck(t)
+	emu := testEmulator(t)
+	marker := fmt.Sprintf("ssm-dist-%d", testRunID())
+	seen := &distSeen{images: map[string][]string{}, snapshots: map[string][]string{}}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { ensureInstanceProfile(t, builderProfile) },
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkDistributionGone(t, seen),
+		Steps: []resource.TestStep{{
+			Config: ssmProvider(emu, marker, "") + distConfig([]distRegion{{"eu-west-1", ""}}, []string{distAccountA}, nil, ""),
+			Check: resource.ComposeTestCheckFunc(
+				checkDistributed(t, seen, []string{"eu-west-1", "us-east-1"}, []string{distAccountA}, []string{distAccountA}),
+				func(s *terraform.State) error {
+					id := regionIDs(s)["eu-west-1"]
+					if tags := tagMap(imageIn(t, "eu-west-1", id).Tags); tags[matrixTag] != marker {
+						return fmt.Errorf("copy %s tags %v: want the default tag %s=%s", id, tags, matrixTag, marker)
+					}
+					key, _ := stateAttr(s, "amibake_image.dist", "bake_key")
+					if execs := executionsOfBake(t, emu, key); len(execs) != 1 {
+						return fmt.Errorf("want the image baked by one SSM Automation execution, found %d", len(execs))
+					}
+					return nil
+				},
+			),
+		}},
+	})
+}
