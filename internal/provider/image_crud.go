@@ -372,6 +372,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	snaps, diags := readCopySnapshots(ctx, req.Private)
 	resp.Diagnostics.Append(diags...)
 	var distErr error
+	var run *distributionRun
 	if !plan.Distribution.Equal(state.Distribution) || snaps.orphans() {
 		planDist, _, d1 := distributionFrom(ctx, plan.Distribution)
 		prior, _, d2 := distributionFrom(ctx, state.Distribution)
@@ -380,7 +381,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		run := &distributionRun{clients: clients, bakeRegion: bakeRegion, imageID: state.ImageID.ValueString(),
+		run = &distributionRun{clients: clients, bakeRegion: bakeRegion, imageID: state.ImageID.ValueString(),
 			plan: planDist, prior: prior, ids: ids, snapshots: snaps}
 		distErr = run.run(ctx)
 	}
@@ -398,9 +399,18 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if distErr != nil {
 		resp.Diagnostics.AddError("Cannot Update Distribution", fmt.Sprintf("%s\n\nWhat was done is recorded; the next plan "+
 			"shows what remains, and apply tries it again.", distErr))
-		if img != nil {
+		if img != nil && run != nil {
 			// State shows what exists, measured against what was asked for.
-			resp.Diagnostics.Append(refreshDistribution(ctx, clients, &plan, img, bakeRegion, snaps)...)
+			var asked distribution
+			if run.plan != nil {
+				asked = *run.plan
+			}
+			asked.Regions = run.stateRegions()
+			if run.plan != nil || len(asked.Regions) > 0 {
+				plan.Distribution, diags = distributionValue(ctx, &asked, plan.Distribution)
+				resp.Diagnostics.Append(diags...)
+				resp.Diagnostics.Append(refreshDistribution(ctx, clients, &plan, img, bakeRegion, snaps)...)
+			}
 		}
 	}
 	resp.Diagnostics.Append(snaps.save(ctx, resp.Private)...)

@@ -81,6 +81,24 @@ type distributionRun struct {
 	ids map[string]string
 	// snapshots are the copies' snapshots as last seen; nil keeps no record.
 	snapshots copySnapshots
+	// made are the Regions copied to by this run.
+	made map[string]bool
+}
+
+// stateRegions are the region blocks that describe the copies in ids after
+// a run that failed part way: the plan's for copies it kept or made, the
+// prior state's for old copies it could not remove, so that the next plan
+// shows their removal or replacement again.
+func (d *distributionRun) stateRegions() []regionCopy {
+	var out []regionCopy
+	for _, t := range copyTargets(d.ids, d.bakeRegion) {
+		if want, ok := d.plan.region(t.Region); ok && (d.keeps(t.Region) || d.made[t.Region]) {
+			out = append(out, want)
+		} else if had, ok := d.prior.region(t.Region); ok {
+			out = append(out, had)
+		}
+	}
+	return out
 }
 
 // run copies, removes and sets what the plan says. Failures are joined in
@@ -238,6 +256,10 @@ func (d *distributionRun) makeCopies(ctx context.Context, src *ec2types.Image) e
 	for _, res := range ami.CopyImages(ctx, d.clients, reqs) {
 		if res.ImageID != "" {
 			d.ids[res.Request.Region] = res.ImageID
+			if d.made == nil {
+				d.made = map[string]bool{}
+			}
+			d.made[res.Request.Region] = true
 		}
 		if res.Err != nil {
 			errs = append(errs, res.Err)

@@ -243,3 +243,20 @@ func TestDistributionSettingsRoundTrip(t *testing.T) {
 		t.Errorf("a protected image must block its destroy: %v", blocked)
 	}
 }
+
+// After a run that failed part way, state describes each copy as it is:
+// new and kept copies as planned, old ones that stayed as they were.
+func TestDistributionRunStateRegions(t *testing.T) {
+	plan := &distribution{Regions: []regionCopy{{Region: "a"}, {Region: "b", KmsKeyID: "new"}, {Region: "d"}}}
+	prior := &distribution{Regions: []regionCopy{{Region: "a"}, {Region: "b", KmsKeyID: "old"}, {Region: "c"}}}
+	run := &distributionRun{bakeRegion: "home", plan: plan, prior: prior,
+		// b's old copy and c's could not be removed (protected); d was made;
+		// e is a failed copy state knew nothing of.
+		ids:  map[string]string{"home": "ami-0", "a": "ami-a", "b": "ami-b", "c": "ami-c", "d": "ami-d", "e": "ami-e"},
+		made: map[string]bool{"d": true},
+	}
+	want := []regionCopy{{Region: "a"}, {Region: "b", KmsKeyID: "old"}, {Region: "c"}, {Region: "d"}}
+	if got := run.stateRegions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("stateRegions = %+v, want %+v", got, want)
+	}
+}
