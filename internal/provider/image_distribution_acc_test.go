@@ -389,6 +389,27 @@ func TestAccImage_distribution(t *testing.T) {
 					},
 				),
 			},
+			{
+				// The whole block removed: copies gone, permissions revoked,
+				// the image kept.
+				Config: config(fmt.Sprintf("resource \"amibake_image\" \"dist\" {\n%s\n  tags = { team = \"platform\" }\n}\n", launchAndImageSteps("dist"))),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("amibake_image.dist", plancheck.ResourceActionUpdate)},
+				},
+				Check: resource.ComposeTestCheckFunc(
+					checkDistributed(t, seen, []string{"us-east-1"}, nil, nil),
+					func(*terraform.State) error {
+						for _, region := range []string{"us-west-2", "ap-southeast-2"} {
+							for _, id := range seen.images[region] {
+								if imageIn(t, region, id) != nil {
+									return fmt.Errorf("copy %s in %s is still registered", id, region)
+								}
+							}
+						}
+						return nil
+					},
+				),
+			},
 		},
 	})
 }
