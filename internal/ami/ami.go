@@ -56,13 +56,13 @@ func IsNotFound(err error) bool {
 // image is returned with its State for the caller to judge. Concurrent callers
 // share one DescribeImages.
 func FindByID(ctx context.Context, clients *awsx.Clients, id string) (*ec2types.Image, error) {
-	var found map[string]ec2types.Image
-	var err error
-	if clients.Images != nil {
-		found, err = clients.Images.Describe(ctx, []string{id})
-	} else {
-		found, err = describe(ctx, clients, "", []string{id})
-	}
+	return FindIn(ctx, clients, "", id)
+}
+
+// FindIn is FindByID in region (the clients' own when empty); concurrent
+// callers asking about the same region share one DescribeImages.
+func FindIn(ctx context.Context, clients *awsx.Clients, region, id string) (*ec2types.Image, error) {
+	found, err := DescribeIn(ctx, clients, region, []string{id})
 	switch {
 	case awsx.IsNotFound(err):
 		return nil, &NotFoundError{ImageID: id, Err: err}
@@ -77,6 +77,16 @@ func FindByID(ctx context.Context, clients *awsx.Clients, id string) (*ec2types.
 		return nil, &NotFoundError{ImageID: id, Image: &img}
 	}
 	return &img, nil
+}
+
+// DescribeIn lists the images among ids in region (the clients' own when
+// empty), by id; ids AWS does not list are absent. Concurrent callers asking
+// about the same region share one DescribeImages.
+func DescribeIn(ctx context.Context, clients *awsx.Clients, region string, ids []string) (map[string]ec2types.Image, error) {
+	if clients.Images == nil {
+		return describe(ctx, clients, region, ids)
+	}
+	return clients.ImagesIn(region).Describe(ctx, ids)
 }
 
 // describe lists the images among ids in region (the clients' own when

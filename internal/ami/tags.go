@@ -14,14 +14,20 @@ import (
 // UpdateTags sets tags on an image and its snapshots, and removes the keys in
 // remove.
 func UpdateTags(ctx context.Context, clients *awsx.Clients, imageID string, set map[string]string, remove []string) error {
-	img, err := FindByID(ctx, clients, imageID)
+	return UpdateTagsIn(ctx, clients, "", imageID, set, remove)
+}
+
+// UpdateTagsIn is UpdateTags for an image in region (the clients' own when
+// empty).
+func UpdateTagsIn(ctx context.Context, clients *awsx.Clients, region, imageID string, set map[string]string, remove []string) error {
+	img, err := FindIn(ctx, clients, region, imageID)
 	if err != nil {
 		return err
 	}
 	ids := append([]string{imageID}, Snapshots(*img)...)
 	if len(set) > 0 {
 		err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
-			_, err := clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: awsx.EC2Tags(set)})
+			_, err := clients.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: awsx.EC2Tags(set)}, awsx.InRegion(clients, region)...)
 			return err
 		})
 		if err != nil {
@@ -34,7 +40,7 @@ func UpdateTags(ctx context.Context, clients *awsx.Clients, imageID string, set 
 			tags = append(tags, ec2types.Tag{Key: aws.String(k)})
 		}
 		err := awsx.RetryThrottled(ctx, clients, func(ctx context.Context) error {
-			_, err := clients.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: ids, Tags: tags})
+			_, err := clients.EC2.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: ids, Tags: tags}, awsx.InRegion(clients, region)...)
 			return err
 		})
 		if err != nil {

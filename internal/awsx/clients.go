@@ -30,6 +30,16 @@ type EC2API interface {
 	DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, optFns ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error)
 	DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error)
 	DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, optFns ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error)
+
+	// Sharing and lifecycle of images (distribution).
+	DescribeImageAttribute(ctx context.Context, in *ec2.DescribeImageAttributeInput, optFns ...func(*ec2.Options)) (*ec2.DescribeImageAttributeOutput, error)
+	ModifyImageAttribute(ctx context.Context, in *ec2.ModifyImageAttributeInput, optFns ...func(*ec2.Options)) (*ec2.ModifyImageAttributeOutput, error)
+	DescribeSnapshotAttribute(ctx context.Context, in *ec2.DescribeSnapshotAttributeInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSnapshotAttributeOutput, error)
+	ModifySnapshotAttribute(ctx context.Context, in *ec2.ModifySnapshotAttributeInput, optFns ...func(*ec2.Options)) (*ec2.ModifySnapshotAttributeOutput, error)
+	EnableImageDeprecation(ctx context.Context, in *ec2.EnableImageDeprecationInput, optFns ...func(*ec2.Options)) (*ec2.EnableImageDeprecationOutput, error)
+	DisableImageDeprecation(ctx context.Context, in *ec2.DisableImageDeprecationInput, optFns ...func(*ec2.Options)) (*ec2.DisableImageDeprecationOutput, error)
+	EnableImageDeregistrationProtection(ctx context.Context, in *ec2.EnableImageDeregistrationProtectionInput, optFns ...func(*ec2.Options)) (*ec2.EnableImageDeregistrationProtectionOutput, error)
+	DisableImageDeregistrationProtection(ctx context.Context, in *ec2.DisableImageDeregistrationProtectionInput, optFns ...func(*ec2.Options)) (*ec2.DisableImageDeregistrationProtectionOutput, error)
 }
 
 // SSMAPI is the part of the Systems Manager API the actions and the engine use.
@@ -90,6 +100,8 @@ type Clients struct {
 	Commands  *CommandWatcher // nil without SSM
 	Agents    *AgentWatcher   // nil when SSM cannot describe instance information
 	Policy    Policy
+	// regional holds the image watchers of the other regions (ImagesIn).
+	regional *regionalImages
 
 	// What New built the bundle from, so that AssumeRole can build another;
 	// built is false in bundles filled by hand.
@@ -104,6 +116,7 @@ type Clients struct {
 func (c *Clients) NewWatchers() {
 	c.Instances = NewInstanceWatcher(c.EC2, c.Policy)
 	c.Images = NewImageWatcher(c.EC2, c.Policy)
+	c.regional = &regionalImages{api: c.EC2, policy: c.Policy, byRegion: map[string]*ImageWatcher{}}
 	c.Commands, c.Agents = nil, nil
 	if c.SSM != nil {
 		c.Commands = NewCommandWatcher(c.SSM, c.Policy)
@@ -122,6 +135,9 @@ func (c *Clients) SetPolicy(p Policy) {
 	}
 	if c.Images != nil {
 		c.Images.SetPolicy(p)
+	}
+	if c.regional != nil {
+		c.regional.setPolicy(p)
 	}
 	if c.Commands != nil {
 		c.Commands.SetPolicy(p)

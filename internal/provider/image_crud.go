@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -47,6 +50,12 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	defer cancel()
 	clients, diags := r.data.Clients(runCtx)
 	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	dist, _, diags := distributionFrom(ctx, m.Distribution)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(planDistribution(dist, nil, clients.Region, time.Now())...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -96,6 +105,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 			resp.Diagnostics.Append(r.fillFromResult(ctx, &m, clients.Region, clients.AccountID, res, rec, secrets)...)
 			m.SnapshotIDs, diags = types.ListValueFrom(ctx, types.StringType, rec.snapshots)
 			resp.Diagnostics.Append(diags...)
+			m.RegionImageIDs = regionImageIDsValue(map[string]string{})
+			if rec.imageID != "" {
+				m.RegionImageIDs = regionImageIDsValue(map[string]string{clients.Region: rec.imageID})
+			}
 			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 			resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 			resp.Diagnostics.Append(resp.Private.SetKey(ctx, leftoversKey, []byte("true"))...)
@@ -127,6 +140,21 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 			fmt.Sprintf("Image %s was deregistered (or failed) right after the bake, outside this apply; it is not recorded. Apply again to bake it anew.", imageID))
 		return
 	}
+	if dist != nil {
+		run := &distributionRun{clients: clients, bakeRegion: clients.Region, imageID: imageID, plan: dist,
+			ids: map[string]string{clients.Region: imageID}, snapshots: copySnapshots{}}
+		err := run.run(runCtx)
+		m.RegionImageIDs = regionImageIDsValue(run.ids)
+		resp.Diagnostics.Append(run.snapshots.save(ctx, resp.Private)...)
+		if err != nil {
+			// Not an error: that would taint the image and rebake it. Refresh
+			// shows what is missing, and the next apply completes it.
+			resp.Diagnostics.AddWarning("Distribution Incomplete",
+				fmt.Sprintf("Image %s is baked and recorded, but its distribution did not complete:\n\n%s\n\n"+
+					"The next plan shows what is missing (copies, permissions, deprecation, protection), and apply completes it.",
+					imageID, err))
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m)...)
 }
@@ -143,8 +171,20 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	before := m
-	gone, diags := r.refresh(ctx, &m, false, imported(req.Private))
+	img, diags := r.refreshImage(ctx, &m, false, imported(req.Private))
 	resp.Diagnostics.Append(diags...)
+	gone := img == nil && !diags.HasError()
+	if img != nil {
+		clients, diags := r.data.Clients(ctx)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		snaps, diags := readCopySnapshots(ctx, req.Private)
+		resp.Diagnostics.Append(diags...)
+		resp.Diagnostics.Append(refreshDistribution(ctx, clients, &m, img, m.Region.ValueString(), snaps)...)
+		resp.Diagnostics.Append(snaps.save(ctx, resp.Private)...)
+	}
 	if gone {
 		remains, diags := r.leftovers(ctx, m, req.Private)
 		resp.Diagnostics.Append(diags...)
@@ -180,32 +220,39 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 // and the defaults that an import leaves null. An adopted image (import) whose
 // state has no tags yet takes the tags it carries.
 func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afterCreate, adopted bool) (gone bool, diags diag.Diagnostics) {
+	img, diags := r.refreshImage(ctx, m, afterCreate, adopted)
+	return img == nil && !diags.HasError(), diags
+}
+
+// refreshImage is refresh, returning the image as described (nil when it is
+// gone, or on error).
+func (r *imageResource) refreshImage(ctx context.Context, m *imageResourceModel, afterCreate, adopted bool) (image *ec2types.Image, diags diag.Diagnostics) {
 	clients, d := r.data.Clients(ctx)
 	diags.Append(d...)
 	if diags.HasError() {
-		return false, diags
+		return nil, diags
 	}
 	id := m.ImageID.ValueString()
 	if m.ImageID.IsNull() || m.ImageID.IsUnknown() {
 		id = m.ID.ValueString() // an import: only the id is known
 	}
 	if id == "" {
-		return true, diags // a failed bake that kept only its builders
+		return nil, diags // a failed bake that kept only its builders
 	}
 	img, err := ami.FindByID(ctx, clients, id)
 	if err != nil {
 		if ami.IsNotFound(err) {
-			return true, diags
+			return nil, diags
 		}
 		diags.AddError("Cannot Read Image", fmt.Sprintf("DescribeImages %s: %s", id, err))
-		return false, diags
+		return nil, diags
 	}
 	if img == nil || !ami.Usable(img) {
-		return true, diags
+		return nil, diags
 	}
 	if d := foreignImage(ami.CheckOwner(img, clients.AccountID), "read"); d.HasError() {
 		diags.Append(d...)
-		return false, diags
+		return nil, diags
 	}
 	m.ID = types.StringValue(id)
 	m.ImageID = types.StringValue(id)
@@ -248,6 +295,9 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 	if m.KeptInstanceIDs.IsNull() || m.KeptInstanceIDs.IsUnknown() {
 		m.KeptInstanceIDs = types.ListValueMust(types.StringType, []attr.Value{})
 	}
+	if afterCreate {
+		m.RegionImageIDs = regionImageIDsValue(regionImageIDs(*m, m.Region.ValueString()))
+	}
 	if adopted && m.Tags.IsNull() {
 		// Without them in state the next plan would add what is already there.
 		m.Tags = r.userTags(tags)
@@ -263,7 +313,7 @@ func (r *imageResource) refresh(ctx context.Context, m *imageResourceModel, afte
 		m.Tags, d = types.MapValueFrom(ctx, types.StringType, managed)
 		diags.Append(d...)
 	}
-	return false, diags
+	return img, diags
 }
 
 // userTags are the tags of an image that a configuration would set: neither
@@ -288,18 +338,24 @@ func (r *imageResource) userTags(tags map[string]string) types.Map {
 
 func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer recoverPanic(ctx, "amibake_image update", &resp.Diagnostics)
-	ctx, cancel := withLimit(ctx, "in-place update", updateTimeout)
-	defer cancel()
 	var plan, state imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := withLimit(ctx, "timeouts.update", timeout)
+	defer cancel()
 	clients, diags := r.data.Clients(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	bakeRegion := state.Region.ValueString()
+	if bakeRegion == "" {
+		bakeRegion = clients.Region
 	}
 	if !plan.Tags.Equal(state.Tags) {
 		want := stringMap(plan.Tags)
@@ -314,6 +370,29 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			resp.Diagnostics.AddError("Cannot Update Image Tags", err.Error())
 			return
 		}
+		for _, t := range copyTargets(stringMap(state.RegionImageIDs), bakeRegion) {
+			if err := ami.UpdateTagsIn(ctx, clients, t.Region, t.ImageID, want, remove); err != nil && !ami.IsNotFound(err) {
+				resp.Diagnostics.AddError("Cannot Update Image Tags", fmt.Sprintf("copy %s: %s", t, err))
+				return
+			}
+		}
+	}
+	ids := regionImageIDs(state, bakeRegion)
+	snaps, diags := readCopySnapshots(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
+	var distErr error
+	var run *distributionRun
+	if !plan.Distribution.Equal(state.Distribution) || snaps.orphans() {
+		planDist, _, d1 := distributionFrom(ctx, plan.Distribution)
+		prior, _, d2 := distributionFrom(ctx, state.Distribution)
+		resp.Diagnostics.Append(d1...)
+		resp.Diagnostics.Append(d2...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		run = &distributionRun{clients: clients, bakeRegion: bakeRegion, imageID: state.ImageID.ValueString(),
+			plan: planDist, prior: prior, ids: ids, snapshots: snaps}
+		distErr = run.run(ctx)
 	}
 	// Everything else that can change in place is Terraform-side only (destroy flags,
 	// an adopted recipe after import): keep the computed values from state.
@@ -323,8 +402,27 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	plan.Region, plan.AccountID = state.Region, state.AccountID
 	plan.Steps, plan.Copies = state.Steps, state.Copies
 	plan.KeptInstanceIDs = state.KeptInstanceIDs
-	_, diags = r.refresh(ctx, &plan, true, false)
+	plan.RegionImageIDs = regionImageIDsValue(ids)
+	img, diags := r.refreshImage(ctx, &plan, true, false)
 	resp.Diagnostics.Append(diags...)
+	if distErr != nil {
+		resp.Diagnostics.AddError("Cannot Update Distribution", fmt.Sprintf("%s\n\nWhat was done is recorded; the next plan "+
+			"shows what remains, and apply tries it again.", distErr))
+		if img != nil && run != nil {
+			// State shows what exists, measured against what was asked for.
+			var asked distribution
+			if run.plan != nil {
+				asked = *run.plan
+			}
+			asked.Regions = run.stateRegions()
+			if run.plan != nil || len(asked.Regions) > 0 {
+				plan.Distribution, diags = distributionValue(ctx, &asked, plan.Distribution)
+				resp.Diagnostics.Append(diags...)
+				resp.Diagnostics.Append(refreshDistribution(ctx, clients, &plan, img, bakeRegion, snaps)...)
+			}
+		}
+	}
+	resp.Diagnostics.Append(snaps.save(ctx, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan)...)
 	resp.Diagnostics.Append(clearImported(ctx, resp.Private)...)
@@ -365,9 +463,29 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if !m.Region.IsNull() && m.Region.ValueString() != "" {
 		region = m.Region.ValueString()
 	}
+	snaps, diags := readCopySnapshots(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
+	targets := destroyTargets(m, region)
+	// Nothing is removed while any image is protected: a destroy half done
+	// would leave the resource neither whole nor gone.
+	images, err := ami.DescribeTargets(ctx, clients, targets)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot Read Images", fmt.Sprintf("%s\n\nThe resource stays in state; run terraform destroy again.", err))
+		return
+	}
+	if blocked := ami.Protected(images, targets, time.Now()); len(blocked) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("distribution").AtName("deregistration_protection"), "Image Protected From Deregistration",
+			fmt.Sprintf("Cannot destroy %s: these images have deregistration protection:\n  %s\n\n"+
+				"The provider never disables protection on its own. Set distribution.deregistration_protection.enabled = false "+
+				"and apply, then destroy (with the cooldown, a day later). Nothing was removed; the resource stays in state.",
+				m.ImageID.ValueString(), strings.Join(blocked, "\n  ")))
+		return
+	}
 	var snapshots []string
 	resp.Diagnostics.Append(m.SnapshotIDs.ElementsAs(ctx, &snapshots, false)...)
-	failed, inUse := destroyImages(ctx, clients, region, m.ImageID.ValueString(), stringMap(m.Copies), snapshots, deleteSnapshots)
+	// Copies deregistered outside Terraform leave snapshots the state knows.
+	targets = append(targets, snaps.orphanTargets()...)
+	failed, inUse := destroyTargetImages(ctx, clients, region, m.ImageID.ValueString(), targets, snaps.known(), snapshots, deleteSnapshots)
 	if len(inUse) > 0 {
 		resp.Diagnostics.AddWarning("Snapshots Kept",
 			"The image is deregistered, but these snapshots stay because other registered images are built on them; "+

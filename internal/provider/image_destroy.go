@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/amibake/terraform-provider-amibake/internal/ami"
 	"github.com/amibake/terraform-provider-amibake/internal/awsx"
@@ -30,6 +31,21 @@ func (r *imageResource) leftovers(ctx context.Context, m imageResourceModel, pri
 			diags.AddError("Cannot Read Image Copy", fmt.Sprintf("DescribeImages %s: %s", id, err))
 		case ami.Usable(img):
 			remains = append(remains, "copy "+id)
+		}
+	}
+	bakeRegion := m.Region.ValueString()
+	if bakeRegion == "" {
+		bakeRegion = clients.Region
+	}
+	if copies := copyTargets(stringMap(m.RegionImageIDs), bakeRegion); len(copies) > 0 {
+		found, err := ami.DescribeTargets(ctx, clients, copies)
+		if err != nil {
+			diags.AddError("Cannot Read Image Copies", err.Error())
+		}
+		for _, t := range copies {
+			if _, ok := found[t]; ok {
+				remains = append(remains, "copy "+t.String())
+			}
 		}
 	}
 	var kept []string
@@ -101,25 +117,25 @@ func (r *imageResource) terminateKept(ctx context.Context, m imageResourceModel)
 // line for each image or snapshot it could not remove, and for each snapshot
 // it left because another registered image is built on it.
 func destroyImages(ctx context.Context, clients *awsx.Clients, region, imageID string, copies map[string]string, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
-	type target struct{ region, id string }
-	targets := []target{{region, imageID}}
-	keys := make([]string, 0, len(copies))
-	for k := range copies {
-		keys = append(keys, k)
+	m := imageResourceModel{ImageID: types.StringValue(imageID), Copies: types.MapNull(types.StringType)}
+	if len(copies) > 0 {
+		m.Copies = regionImageIDsValue(copies)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		r, _, _ := strings.Cut(k, "/")
-		targets = append(targets, target{r, copies[k]})
-	}
-	for _, t := range targets {
-		if t.id == "" {
-			continue
-		}
-		used, err := ami.SplitSnapshotsInUse(ami.Delete(ctx, clients, t.region, t.id, deleteSnapshots))
+	return destroyTargetImages(ctx, clients, region, imageID, destroyTargets(m, region), nil, snapshots, deleteSnapshots)
+}
+
+// destroyTargetImages removes every image of targets in parallel (the baked
+// image imageID in region, copies in any Region, with the snapshots known of
+// each by id), as destroyImages says.
+func destroyTargetImages(ctx context.Context, clients *awsx.Clients, region, imageID string, targets []ami.Target, known map[string][]string, snapshots []string, deleteSnapshots bool) (failed, inUse []string) {
+	// The baked image's known snapshots are deleted after it, and only if
+	// every image went: one still registered may be built on them.
+	removals := ami.RemoveTargets(ctx, clients, targets, known, deleteSnapshots)
+	for i, rem := range removals {
+		used, err := ami.SplitSnapshotsInUse(rem.Err())
 		inUse = append(inUse, used...)
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s): %s", t.id, t.region, err))
+			failed = append(failed, fmt.Sprintf("%s (%s): %s", targets[i].ImageID, targets[i].Region, err))
 		}
 	}
 	if deleteSnapshots && len(snapshots) > 0 && len(failed) == 0 {

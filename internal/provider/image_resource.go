@@ -48,6 +48,7 @@ const (
 
 const (
 	defaultCreateTimeout = 60 * time.Minute
+	defaultUpdateTimeout = 60 * time.Minute
 	defaultDeleteTimeout = 30 * time.Minute
 )
 
@@ -83,6 +84,8 @@ type imageResourceModel struct {
 	Steps                    types.List     `tfsdk:"steps"`
 	Copies                   types.Map      `tfsdk:"copies"`
 	KeptInstanceIDs          types.List     `tfsdk:"kept_instance_ids"`
+	Distribution             types.Object   `tfsdk:"distribution"`
+	RegionImageIDs           types.Map      `tfsdk:"region_image_ids"`
 	Executor                 types.String   `tfsdk:"executor"`
 	AutomationRoleARN        types.String   `tfsdk:"automation_role_arn"`
 }
@@ -141,7 +144,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		lb.PlanModifiers = []planmodifier.List{replaceUnlessImportedList()}
 		blocks[k] = lb
 	}
-	blocks["timeouts"] = timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})
+	blocks["timeouts"] = timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})
+	blocks["distribution"] = distributionBlock()
 
 	computedString := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{
@@ -252,6 +256,11 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		MarkdownDescription: "Images made by `copy_image` steps, keyed by region (`region/ami-id` when one region has several). Removed with the image on destroy.",
 		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 	}
+	attrs["region_image_ids"] = schema.MapAttribute{
+		ElementType: types.StringType, Computed: true,
+		MarkdownDescription: regionImageIDsDescription,
+		PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+	}
 	addExecutorAttributes(attrs)
 	addWriteOnlyAttributes(attrs)
 	resp.Schema = schema.Schema{
@@ -280,6 +289,7 @@ func (r *imageResource) ValidateConfig(ctx context.Context, req resource.Validat
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(validateDistribution(ctx, m.Distribution)...)
 	doc, unknown, diags := buildImageRecipe(ctx, m)
 	resp.Diagnostics.Append(diags...)
 	if unknown || doc == nil || resp.Diagnostics.HasError() {
@@ -408,11 +418,13 @@ func recoverPanic(ctx context.Context, method string, diags *diag.Diagnostics) {
 			"and the provider log (TF_LOG=ERROR), which holds the stack trace.", method, p))
 }
 
-// ModifyPlan replaces a resource whose image is gone but whose copies or
-// leftovers remain (see Read).
+// ModifyPlan checks the distribution against the state, and replaces a
+// resource whose image is gone but whose copies or leftovers remain (see
+// Read).
 func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	defer recoverPanic(ctx, "amibake_image plan", &resp.Diagnostics)
 	resp.Diagnostics.Append(r.planExecutorChecks(ctx, req.Config, req.Plan)...)
+	resp.Diagnostics.Append(r.planDistributionChecks(ctx, req, resp)...)
 	if req.State.Raw.IsNull() && !req.Plan.Raw.IsNull() {
 		resp.Diagnostics.Append(planKeptInstances(ctx, &resp.Plan)...)
 	}

@@ -18,9 +18,10 @@ type refreshedAttribute struct {
 }
 
 // refreshedAttributes are the attributes that refresh and leftovers read or
-// change: the image and what it is made of, the tags, the copies, the kept
-// builders and the defaults an import leaves null. Read touches nothing else:
-// getting and setting the whole model would convert the recipe, which costs
+// change: the image and what it is made of, the tags, the copies, the
+// distribution (copies in other Regions, permissions, deprecation,
+// protection), the kept builders and the defaults an import leaves null. Read
+// touches nothing else: getting and setting the whole model would convert the recipe, which costs
 // far more than the DescribeImages call, on every refresh of every image.
 func refreshedAttributes(m *imageResourceModel) []refreshedAttribute {
 	return []refreshedAttribute{
@@ -39,6 +40,8 @@ func refreshedAttributes(m *imageResourceModel) []refreshedAttribute {
 		{"copies", &m.Copies},
 		{"steps", &m.Steps},
 		{"kept_instance_ids", &m.KeptInstanceIDs},
+		{"distribution", &m.Distribution},
+		{"region_image_ids", &m.RegionImageIDs},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,31 @@ func (d *providerData) setup(ctx context.Context) (*awsx.Clients, error) {
 			return nil, &setupWaitError{err: ctx.Err()}
 		}
 	}
+}
+
+// knownRegion is the Region bakes run in as far as it is known without
+// setting up clients: the provider's region, the clients' when they are set
+// up, else the AWS_REGION and AWS_DEFAULT_REGION variables; "" when only a
+// profile would tell.
+func (d *providerData) knownRegion() string {
+	if d == nil {
+		return ""
+	}
+	if d.cfg.Region != "" {
+		return d.cfg.Region
+	}
+	d.mu.Lock()
+	c := d.clients
+	d.mu.Unlock()
+	if c != nil {
+		return c.Region
+	}
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // setupWaitError: the caller's bound passed while another caller's setup

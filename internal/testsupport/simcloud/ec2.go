@@ -63,6 +63,7 @@ type image struct {
 	reason          *ec2types.StateReason // of the fixed state
 	snapshots       []string
 	tags            map[string]string
+	sharing         imageSharing // launch permissions, deprecation, protection
 }
 
 func (img *image) state(now time.Time) (ec2types.ImageState, *ec2types.StateReason) {
@@ -81,6 +82,7 @@ type snapshot struct {
 	id          string
 	description string // AWS's, set at creation
 	tags        map[string]string
+	volumeUsers []string // accounts with createVolumePermission
 }
 
 // EC2 returns the EC2 client of this cloud.
@@ -175,6 +177,9 @@ func (e ec2Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageI
 		img, ok := e.c.images[id]
 		if !ok || img.fixed == ec2types.ImageStateDeregistered {
 			return apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+		}
+		if img.protected() {
+			return apiError("OperationNotPermitted", "The image %s has deregistration protection enabled.", id)
 		}
 		delete(e.c.images, id)
 		out = &ec2.DeregisterImageOutput{}
@@ -573,10 +578,13 @@ func (c *Cloud) imageView(img *image, now time.Time) ec2types.Image {
 		StateReason: reason,
 		OwnerId:     aws.String(img.owner),
 		Tags:        ec2TagList(img.tags),
+		// As AWS writes it: UTC, to the millisecond.
+		CreationDate: aws.String(img.created.UTC().Format("2006-01-02T15:04:05.000Z")),
 	}
 	if img.instance != "" {
 		v.SourceInstanceId = aws.String(img.instance)
 	}
+	img.sharingView(&v)
 	if img.sourceImage != "" {
 		v.SourceImageId = aws.String(img.sourceImage)
 		v.SourceImageRegion = aws.String(Region)

@@ -1,0 +1,251 @@
+package ami
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+)
+
+func copyReq(region, kms string) CopyRequest {
+	return CopyRequest{SourceRegion: "eu-west-1", SourceImageID: "ami-src", Region: region, Name: "golden",
+		KmsKeyID: kms, Tags: map[string]string{"team": "platform"}}
+}
+
+func TestCopyImages(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	res := CopyImages(context.Background(), c.clients(), []CopyRequest{
+		copyReq("us-east-1", ""),
+		copyReq("us-west-2", "arn:aws:kms:us-west-2:123456789012:key/k"),
+	})
+	for i, region := range []string{"us-east-1", "us-west-2"} {
+		r := res[i]
+		if r.Err != nil || r.ImageID == "" || r.Image == nil || r.Image.State != ec2types.ImageStateAvailable {
+			t.Fatalf("copy to %s: %+v", region, r)
+		}
+		img := c.image(r.ImageID)
+		if img.region != region {
+			t.Errorf("copy %s made in %s, want %s", r.ImageID, img.region, region)
+		}
+		if img.tags[CopyOfTag] != "eu-west-1/ami-src" || img.tags["team"] != "platform" {
+			t.Errorf("copy %s tags %v", r.ImageID, img.tags)
+		}
+		if snap := c.snaps[img.snaps[0]]; snap.tags[CopyOfTag] != "eu-west-1/ami-src" {
+			t.Errorf("copy %s snapshot tags %v", r.ImageID, snap.tags)
+		}
+		if want := region == "us-west-2"; img.encrypted != want {
+			t.Errorf("copy to %s encrypted = %v, want %v", region, img.encrypted, want)
+		}
+	}
+	if got := c.callsOf("CopyImage"); !reflect.DeepEqual(got, []string{"CopyImage ami-src@us-east-1", "CopyImage ami-src@us-west-2"}) {
+		t.Errorf("CopyImage calls %v", got)
+	}
+	// The tag specifications did it: no CreateTags.
+	if got := c.callsOf("CreateTags"); len(got) > 0 {
+		t.Errorf("CreateTags calls %v, want none", got)
+	}
+}
+
+// A repeated request (a lost answer, a crash before state was saved) returns
+// the copy already made: the client token depends on the request only.
+func TestCopyImageIsIdempotent(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	first := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	again := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	if first.Err != nil || again.Err != nil || first.ImageID != again.ImageID {
+		t.Fatalf("first %+v, again %+v: want the same copy", first, again)
+	}
+	if a, b := copyReq("us-east-1", "").clientToken(0), copyReq("us-east-1", "k").clientToken(0); a == b || len(a) > 64 {
+		t.Errorf("tokens %q and %q: want different, at most 64 characters", a, b)
+	}
+}
+
+// A region removed and added again: the token names the deregistered copy,
+// so a new token makes a new one.
+func TestCopyImageAfterRemoval(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	cl := c.clients()
+	first := CopyImages(context.Background(), cl, []CopyRequest{copyReq("us-east-1", "")})[0]
+	if r := RemoveTargets(context.Background(), cl, []Target{{"us-east-1", first.ImageID}}, nil, true); r[0].Err() != nil {
+		t.Fatal(r[0].Err())
+	}
+	again := CopyImages(context.Background(), cl, []CopyRequest{copyReq("us-east-1", "")})[0]
+	if again.Err != nil || again.ImageID == first.ImageID || c.image(again.ImageID).state != ec2types.ImageStateAvailable {
+		t.Fatalf("copy after removal = %+v (first was %s)", again, first.ImageID)
+	}
+}
+
+// A copy that fails is removed with its snapshot and not reported as made.
+func TestCopyImageFailedIsRemoved(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	c.copyFails["us-east-1"] = true
+	res := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", ""), copyReq("us-west-2", "")})
+	if res[0].Err == nil || res[0].ImageID != "" || !strings.Contains(res[0].Err.Error(), "failed") {
+		t.Errorf("failed copy: %+v", res[0])
+	}
+	if res[1].Err != nil || res[1].ImageID == "" {
+		t.Errorf("the other region's copy: %+v", res[1])
+	}
+	if got := c.callsOf("DeregisterImage"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+		t.Errorf("DeregisterImage calls %v", got)
+	}
+	if got := c.callsOf("DeleteSnapshot"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+		t.Errorf("DeleteSnapshot calls %v", got)
+	}
+}
+
+// A failed copy that cannot be removed keeps its id, so that the caller
+// records it: nothing made is ever left untracked.
+func TestCopyImageFailedAndKeptIsReported(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	c.copyFails["us-east-1"] = true
+	c.failOp["DeregisterImage"] = &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no"}
+	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	if r.Err == nil || r.ImageID == "" || !strings.Contains(r.Err.Error(), "UnauthorizedOperation") {
+		t.Fatalf("copy = %+v, want its id and both errors", r)
+	}
+}
+
+// When CopyImage drops the tag specifications (an emulator, or a copy made
+// by an earlier attempt), the copy and its snapshots are tagged after.
+func TestCopyImageTagsWhatCopyImageDidNot(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	c.dropCopyTags = true
+	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	img := c.image(r.ImageID)
+	if img.tags[CopyOfTag] != "eu-west-1/ami-src" || c.snaps[img.snaps[0]].tags["team"] != "platform" {
+		t.Errorf("tags: image %v, snapshot %v", img.tags, c.snaps[img.snaps[0]].tags)
+	}
+	if got := c.callsOf("CreateTags"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+		t.Errorf("CreateTags calls %v", got)
+	}
+}
+
+func TestCopyImageAPIError(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-src", 1)
+	c.failOp["CopyImage"] = &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "bad key"}
+	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "k")})[0]
+	if r.Err == nil || r.ImageID != "" || !strings.Contains(r.Err.Error(), "bad key") {
+		t.Fatalf("copy = %+v", r)
+	}
+}
+
+func TestDescribeTargetsOneCallPerRegion(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-a", 1)
+	c.put("us-east-1", "ami-b", 1)
+	c.put("us-east-1", "ami-c", 1)
+	var calls []string
+	counting := &countingEC2{regions: c, seen: &calls}
+	cl := c.clients()
+	cl.EC2 = counting
+	cl.NewWatchers()
+	got, err := DescribeTargets(context.Background(), cl, []Target{{"eu-west-1", "ami-a"}, {"us-east-1", "ami-b"}, {"us-east-1", "ami-c"}, {"us-east-1", "ami-gone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("described %d images, want 3: %v", len(got), got)
+	}
+	slices.Sort(calls)
+	if !reflect.DeepEqual(calls, []string{"eu-west-1", "us-east-1"}) {
+		t.Errorf("DescribeImages calls in %v, want one per region", calls)
+	}
+}
+
+type countingEC2 struct {
+	*regions
+	seen *[]string
+}
+
+func (c *countingEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, opts ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	c.mu.Lock()
+	*c.seen = append(*c.seen, c.regionOf(opts))
+	c.mu.Unlock()
+	return c.regions.DescribeImages(ctx, in, opts...)
+}
+
+func TestProtectionOf(t *testing.T) {
+	until := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want Protection
+	}{
+		{"", Protection{}},
+		{"disabled", Protection{}},
+		{"enabled-without-cooldown", Protection{Enabled: true}},
+		{"enabled", Protection{Enabled: true}},
+		{"enabled-with-cooldown", Protection{Enabled: true, Cooldown: true}},
+		{"disabled-until-2030-01-02T03:04:05.000Z", Protection{Until: until}},
+	}
+	for _, tt := range tests {
+		if got := ProtectionOf(ec2types.Image{DeregistrationProtection: aws.String(tt.in)}); !got.Until.Equal(tt.want.Until) ||
+			got.Enabled != tt.want.Enabled || got.Cooldown != tt.want.Cooldown {
+			t.Errorf("ProtectionOf(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestProtected(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	images := map[Target]ec2types.Image{
+		{"a", "ami-1"}: {DeregistrationProtection: aws.String("enabled-with-cooldown")},
+		{"b", "ami-2"}: {DeregistrationProtection: aws.String("disabled")},
+		{"c", "ami-3"}: {DeregistrationProtection: aws.String("disabled-until-2030-01-01T12:00:00Z")},
+		{"d", "ami-4"}: {DeregistrationProtection: aws.String("disabled-until-2029-12-31T12:00:00Z")},
+	}
+	got := Protected(images, []Target{{"a", "ami-1"}, {"b", "ami-2"}, {"c", "ami-3"}, {"d", "ami-4"}, {"e", "ami-gone"}}, now)
+	want := []string{
+		"ami-1 in a: deregistration protection is enabled, with cooldown",
+		"ami-3 in c: deregistration protection was disabled with a cooldown that ends at 2030-01-01T12:00:00Z",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Protected = %q, want %q", got, want)
+	}
+}
+
+func TestRemoveTargetsInEveryRegion(t *testing.T) {
+	c := newRegions()
+	c.put("eu-west-1", "ami-a", 1)
+	c.put("us-east-1", "ami-b", 2)
+	c.put("us-west-2", "ami-c", 1)
+	rem := RemoveTargets(context.Background(), c.clients(), []Target{{"eu-west-1", "ami-a"}, {"us-east-1", "ami-b"}, {"us-west-2", "ami-c"}}, nil, true)
+	for _, r := range rem {
+		if r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+	}
+	if len(c.snaps) != 0 {
+		t.Errorf("snapshots left: %v", c.snaps)
+	}
+	want := []string{"DeleteSnapshot snap-ami-b-0@us-east-1", "DeleteSnapshot snap-ami-b-1@us-east-1", "DeleteSnapshot snap-ami-c-0@us-west-2"}
+	if got := c.callsOf("DeleteSnapshot"); !reflect.DeepEqual(got[1:], want) {
+		t.Errorf("DeleteSnapshot calls %v", got)
+	}
+}
+
+func TestRemoveTargetsKeepsSnapshotsWhenAsked(t *testing.T) {
+	c := newRegions()
+	c.put("us-east-1", "ami-b", 1)
+	rem := RemoveTargets(context.Background(), c.clients(), []Target{{"us-east-1", "ami-b"}}, nil, false)
+	if rem[0].Err() != nil || len(c.snaps) != 1 || c.image("ami-b").state != ec2types.ImageStateDeregistered {
+		t.Fatalf("removal %+v; snapshots %v", rem[0], c.snaps)
+	}
+}
