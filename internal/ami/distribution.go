@@ -282,6 +282,8 @@ func protectionBlock(img ec2types.Image, now time.Time) string {
 		return "deregistration protection is enabled"
 	case p.Until.After(now):
 		return "deregistration protection was disabled with a cooldown that ends at " + p.Until.UTC().Format(time.RFC3339)
+	case p.CoolingDown != "" && p.Until.IsZero():
+		return fmt.Sprintf("deregistration protection was disabled with a cooldown (AWS says %q)", p.CoolingDown)
 	}
 	return ""
 }

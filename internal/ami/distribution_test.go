@@ -193,11 +193,13 @@ func TestProtectionOf(t *testing.T) {
 		{"enabled-without-cooldown", Protection{Enabled: true}},
 		{"enabled", Protection{Enabled: true}},
 		{"enabled-with-cooldown", Protection{Enabled: true, Cooldown: true}},
-		{"disabled-until-2030-01-02T03:04:05.000Z", Protection{Until: until}},
+		{"disabled-until-2030-01-02T03:04:05.000Z", Protection{Until: until, CoolingDown: "disabled-until-2030-01-02T03:04:05.000Z"}},
+		{"disabled after 2030-01-02T03:04:05.000Z", Protection{Until: until, CoolingDown: "disabled after 2030-01-02T03:04:05.000Z"}},
+		{"disabled for a while", Protection{CoolingDown: "disabled for a while"}},
 	}
 	for _, tt := range tests {
 		if got := ProtectionOf(ec2types.Image{DeregistrationProtection: aws.String(tt.in)}); !got.Until.Equal(tt.want.Until) ||
-			got.Enabled != tt.want.Enabled || got.Cooldown != tt.want.Cooldown {
+			got.Enabled != tt.want.Enabled || got.Cooldown != tt.want.Cooldown || got.CoolingDown != tt.want.CoolingDown {
 			t.Errorf("ProtectionOf(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
@@ -210,11 +212,15 @@ func TestProtected(t *testing.T) {
 		{"b", "ami-2"}: {DeregistrationProtection: aws.String("disabled")},
 		{"c", "ami-3"}: {DeregistrationProtection: aws.String("disabled-until-2030-01-01T12:00:00Z")},
 		{"d", "ami-4"}: {DeregistrationProtection: aws.String("disabled-until-2029-12-31T12:00:00Z")},
+		{"f", "ami-5"}: {DeregistrationProtection: aws.String("disabled after 2030-01-01T13:00:00.000Z")},
+		{"g", "ami-6"}: {DeregistrationProtection: aws.String("disabled for a day")},
 	}
-	got := Protected(images, []Target{{"a", "ami-1"}, {"b", "ami-2"}, {"c", "ami-3"}, {"d", "ami-4"}, {"e", "ami-gone"}}, now)
+	got := Protected(images, []Target{{"a", "ami-1"}, {"b", "ami-2"}, {"c", "ami-3"}, {"d", "ami-4"}, {"e", "ami-gone"}, {"f", "ami-5"}, {"g", "ami-6"}}, now)
 	want := []string{
 		"ami-1 in a: deregistration protection is enabled, with cooldown",
 		"ami-3 in c: deregistration protection was disabled with a cooldown that ends at 2030-01-01T12:00:00Z",
+		"ami-5 in f: deregistration protection was disabled with a cooldown that ends at 2030-01-01T13:00:00Z",
+		`ami-6 in g: deregistration protection was disabled with a cooldown (AWS says "disabled for a day")`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Protected = %q, want %q", got, want)

@@ -68,25 +68,36 @@ type Protection struct {
 	Enabled bool
 	// Cooldown: once disabled, the image stays protected for 24 hours.
 	Cooldown bool
-	// Until is the end of the cooldown of protection disabled recently.
-	Until time.Time
+	// Until is the end of the cooldown of protection disabled recently, when
+	// AWS's value says it; CoolingDown is that value.
+	Until       time.Time
+	CoolingDown string
 }
 
 // ProtectionOf reads DescribeImages' DeregistrationProtection:
-// "enabled-without-cooldown", "enabled-with-cooldown", "disabled", or
-// "disabled-until-<time>" while a cooldown runs.
+// "enabled-without-cooldown", "enabled-with-cooldown", "disabled", or, while
+// the cooldown of a protection disabled recently runs, "disabled" followed by
+// when it ends. AWS documents no exact form for the last, so any other
+// "disabled…" value counts as a running cooldown, with its end when it can be
+// read ("disabled after <time>", "disabled-until-<time>", …).
 func ProtectionOf(img ec2types.Image) Protection {
-	s := strings.ToLower(aws.ToString(img.DeregistrationProtection))
+	raw := strings.TrimSpace(aws.ToString(img.DeregistrationProtection))
+	s := strings.ToLower(raw)
 	switch {
 	case strings.HasPrefix(s, "enabled"):
 		return Protection{Enabled: true, Cooldown: strings.HasSuffix(s, "-with-cooldown")}
-	case strings.HasPrefix(s, "disabled-until-"):
-		raw := aws.ToString(img.DeregistrationProtection)[len("disabled-until-"):]
-		if t, err := time.Parse(time.RFC3339, raw); err == nil {
-			return Protection{Until: t}
+	case s == "" || s == "disabled":
+		return Protection{}
+	}
+	p := Protection{CoolingDown: raw}
+	// The time itself holds dashes: take the longest suffix that parses.
+	for j := len("disabled"); j < len(raw); j++ {
+		if t, err := time.Parse(time.RFC3339, raw[j:]); err == nil {
+			p.Until = t
+			break
 		}
 	}
-	return Protection{}
+	return p
 }
 
 // SetProtection enables deregistration protection (with or without the
