@@ -10,13 +10,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/simcloud"
 )
 
 func TestFindByID(t *testing.T) {
 	c := newCloud()
-	c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-	c.put("ami-bad", ec2types.ImageStateFailed)
-	c.put("ami-gone", ec2types.ImageStateDeregistered)
+	c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+	c.AddImage(simcloud.Image{ID: "ami-bad", State: ec2types.ImageStateFailed})
+	c.AddImage(simcloud.Image{ID: "ami-gone", State: ec2types.ImageStateDeregistered})
 	tests := []struct {
 		id        string
 		wantState ec2types.ImageState
@@ -28,7 +31,7 @@ func TestFindByID(t *testing.T) {
 		{"ami-never", "", true},
 	}
 	for _, batched := range []bool{true, false} {
-		clients := c.clients()
+		clients := clients(c)
 		if !batched {
 			clients.Images = nil
 		}
@@ -66,19 +69,24 @@ func TestDelete(t *testing.T) {
 		{"without snapshots", "ami-1", "", false, []string{"DeregisterImage ami-1@"}, []string{"snap-1"}},
 		{"already gone", "ami-never", "", true, []string{"DeregisterImage ami-never@"}, []string{"ami-1", "snap-1"}},
 		{"in another region", "ami-1", "us-west-2", true, []string{"DeregisterImage ami-1@us-west-2", "DeleteSnapshot snap-1@us-west-2"}, nil},
-		{"in the clients' region", "ami-1", "eu-west-1", true, []string{"DeregisterImage ami-1@", "DeleteSnapshot snap-1@"}, nil},
+		{"in the clients' region", "ami-1", home, true, []string{"DeregisterImage ami-1@", "DeleteSnapshot snap-1@"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCloud()
-			c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-			if err := Delete(context.Background(), c.clients(), tt.region, tt.id, tt.snapshots); err != nil {
+			c.AddImage(simcloud.Image{ID: "ami-1", Region: tt.region, Snapshots: []string{"snap-1"}})
+			if err := Delete(context.Background(), clients(c), tt.region, tt.id, tt.snapshots); err != nil {
 				t.Fatalf("Delete: %v", err)
 			}
-			if !reflect.DeepEqual(c.calls, tt.wantCalls) {
-				t.Errorf("calls %v, want %v", c.calls, tt.wantCalls)
+			// Each call as "Op id@Region", the Region its options name ("": none).
+			var calls []string
+			for _, call := range c.Calls("DeregisterImage", "DeleteSnapshot") {
+				calls = append(calls, call.Op+" "+subject(call.Input)+"@"+call.Region)
 			}
-			if got := c.left(); !reflect.DeepEqual(got, tt.wantLeft) {
+			if !reflect.DeepEqual(calls, tt.wantCalls) {
+				t.Errorf("calls %v, want %v", calls, tt.wantCalls)
+			}
+			if got := left(c); !reflect.DeepEqual(got, tt.wantLeft) {
 				t.Errorf("left %v, want %v", got, tt.wantLeft)
 			}
 		})
@@ -89,14 +97,14 @@ func TestDelete(t *testing.T) {
 // snapshots; those known from before are deleted all the same.
 func TestRemoveKnownSnapshots(t *testing.T) {
 	c := newCloud()
-	c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-	c.put("ami-2", ec2types.ImageStateAvailable, "snap-2")
-	delete(c.images, "ami-2")
-	r := Remove(context.Background(), c.clients(), "", "ami-2", []string{"snap-2"})
+	c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+	c.AddImage(simcloud.Image{ID: "ami-2", Snapshots: []string{"snap-2"}})
+	c.Remove("ami-2")
+	r := Remove(context.Background(), clients(c), "", "ami-2", []string{"snap-2"})
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	r = Remove(context.Background(), c.clients(), "", "ami-1", []string{"snap-0"})
+	r = Remove(context.Background(), clients(c), "", "ami-1", []string{"snap-0"})
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,7 @@ func TestRemoveKnownSnapshots(t *testing.T) {
 		!reflect.DeepEqual(r.DeletedSnapshots, []string{"snap-0", "snap-1"}) {
 		t.Errorf("Removal = %+v", r)
 	}
-	if left := c.left(); len(left) != 0 {
+	if left := left(c); len(left) != 0 {
 		t.Errorf("left %v", left)
 	}
 }
@@ -114,11 +122,11 @@ func TestRemoveKnownSnapshots(t *testing.T) {
 // minutes for a release that will not come.
 func TestDeleteSnapshotUsedByAnotherImage(t *testing.T) {
 	c := newCloud()
-	c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-	c.put("ami-2", ec2types.ImageStateAvailable, "snap-1")
+	c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+	c.AddImage(simcloud.Image{ID: "ami-2", Snapshots: []string{"snap-1"}})
 
 	started := time.Now()
-	err := Delete(context.Background(), c.clients(), "", "ami-1", true)
+	err := Delete(context.Background(), clients(c), "", "ami-1", true)
 	if d := time.Since(started); d > time.Second {
 		t.Errorf("took %s", d)
 	}
@@ -126,7 +134,7 @@ func TestDeleteSnapshotUsedByAnotherImage(t *testing.T) {
 	if !errors.As(err, &inUse) || inUse.SnapshotID != "snap-1" || inUse.ImageID != "ami-2" {
 		t.Fatalf("err = %v, want a SnapshotInUseError for snap-1 naming ami-2", err)
 	}
-	if left := c.left(); !reflect.DeepEqual(left, []string{"ami-2", "snap-1"}) {
+	if left := left(c); !reflect.DeepEqual(left, []string{"ami-2", "snap-1"}) {
 		t.Errorf("left %v, want ami-2 and the snapshot it uses", left)
 	}
 	used, rest := SplitSnapshotsInUse(err)
@@ -141,17 +149,17 @@ func TestThrottlingNeverFails(t *testing.T) {
 	for _, op := range []string{"DescribeImages", "DeregisterImage", "DeleteSnapshot"} {
 		t.Run(op, func(t *testing.T) {
 			c := newCloud()
-			c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-			clients := c.clients()
+			c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+			clients := clients(c)
 			clients.Images = nil
-			c.throttle[op] = 5
+			c.Inject(faults.ThrottleStorm(op, 1, 5))
 			if err := Delete(context.Background(), clients, "", "ami-1", true); err != nil {
 				t.Fatalf("throttling failed the delete: %v", err)
 			}
-			if c.throttle[op] != 0 {
-				t.Fatalf("the storm was not reached")
+			if n := len(c.Faults().Faults()); n != 5 {
+				t.Fatalf("the storm was not reached: %d of 5 throttles", n)
 			}
-			if left := c.left(); len(left) != 0 {
+			if left := left(c); len(left) != 0 {
 				t.Errorf("left %v", left)
 			}
 		})
@@ -160,20 +168,20 @@ func TestThrottlingNeverFails(t *testing.T) {
 
 func TestExistingSnapshots(t *testing.T) {
 	c := newCloud()
-	c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-	got, err := ExistingSnapshots(context.Background(), c.clients(), []string{"snap-1", "snap-gone"})
+	c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+	got, err := ExistingSnapshots(context.Background(), clients(c), []string{"snap-1", "snap-gone"})
 	if err != nil || !reflect.DeepEqual(got, []string{"snap-1"}) {
 		t.Errorf("ExistingSnapshots = %v, %v", got, err)
 	}
-	if err := DeleteSnapshots(context.Background(), c.clients(), "", []string{"snap-gone"}); err != nil {
+	if err := DeleteSnapshots(context.Background(), clients(c), "", []string{"snap-gone"}); err != nil {
 		t.Errorf("deleting a snapshot already gone: %v", err)
 	}
 }
 
 func TestUpdateTags(t *testing.T) {
 	c := newCloud()
-	c.put("ami-1", ec2types.ImageStateAvailable, "snap-1")
-	clients := c.clients()
+	c.AddImage(simcloud.Image{ID: "ami-1", Snapshots: []string{"snap-1"}})
+	clients := clients(c)
 	if err := UpdateTags(context.Background(), clients, "ami-1", map[string]string{"a": "1", "b": "2"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +189,8 @@ func TestUpdateTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"a": "3"}
-	if !reflect.DeepEqual(c.tags["ami-1"], want) || !reflect.DeepEqual(c.tags["snap-1"], want) {
-		t.Errorf("tags %v", c.tags)
+	if !reflect.DeepEqual(c.Tags("ami-1"), want) || !reflect.DeepEqual(c.Tags("snap-1"), want) {
+		t.Errorf("tags: image %v, snapshot %v", c.Tags("ami-1"), c.Tags("snap-1"))
 	}
 	if err := UpdateTags(context.Background(), clients, "ami-never", map[string]string{"a": "1"}, nil); !IsNotFound(err) {
 		t.Errorf("tagging a missing image: %v", err)

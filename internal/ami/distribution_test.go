@@ -9,47 +9,48 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/amibake/terraform-provider-amibake/internal/testsupport/faults"
 )
 
 func copyReq(region, kms string) CopyRequest {
-	return CopyRequest{SourceRegion: "eu-west-1", SourceImageID: "ami-src", Region: region, Name: "golden",
+	return CopyRequest{SourceRegion: home, SourceImageID: "ami-src", Region: region, Name: "golden",
 		KmsKeyID: kms, Tags: map[string]string{"team": "platform"}}
 }
 
 func TestCopyImages(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	res := CopyImages(context.Background(), c.clients(), []CopyRequest{
-		copyReq("us-east-1", ""),
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	res := CopyImages(context.Background(), clients(c), []CopyRequest{
+		copyReq("sa-east-1", ""),
 		copyReq("us-west-2", "arn:aws:kms:us-west-2:123456789012:key/k"),
 	})
-	for i, region := range []string{"us-east-1", "us-west-2"} {
+	for i, region := range []string{"sa-east-1", "us-west-2"} {
 		r := res[i]
 		if r.Err != nil || r.ImageID == "" || r.Image == nil || r.Image.State != ec2types.ImageStateAvailable {
 			t.Fatalf("copy to %s: %+v", region, r)
 		}
-		img := c.image(r.ImageID)
-		if img.region != region {
-			t.Errorf("copy %s made in %s, want %s", r.ImageID, img.region, region)
+		img, _ := c.Image(r.ImageID)
+		if got := c.RegionOf(r.ImageID); got != region {
+			t.Errorf("copy %s made in %s, want %s", r.ImageID, got, region)
 		}
-		if img.tags[CopyOfTag] != "eu-west-1/ami-src" || img.tags["team"] != "platform" {
-			t.Errorf("copy %s tags %v", r.ImageID, img.tags)
+		if tags := c.Tags(r.ImageID); tags[CopyOfTag] != "us-east-1/ami-src" || tags["team"] != "platform" {
+			t.Errorf("copy %s tags %v", r.ImageID, tags)
 		}
-		if snap := c.snaps[img.snaps[0]]; snap.tags[CopyOfTag] != "eu-west-1/ami-src" {
-			t.Errorf("copy %s snapshot tags %v", r.ImageID, snap.tags)
+		snaps := Snapshots(img)
+		if len(snaps) == 0 || c.Tags(snaps[0])[CopyOfTag] != "us-east-1/ami-src" || c.RegionOf(snaps[0]) != region {
+			t.Errorf("copy %s snapshots %v: want one in %s tagged as the copy", r.ImageID, snaps, region)
 		}
-		if want := region == "us-west-2"; img.encrypted != want {
-			t.Errorf("copy to %s encrypted = %v, want %v", region, img.encrypted, want)
+		if want, got := region == "us-west-2", aws.ToBool(img.BlockDeviceMappings[0].Ebs.Encrypted); got != want {
+			t.Errorf("copy to %s encrypted = %v, want %v", region, got, want)
 		}
 	}
-	if got := c.callsOf("CopyImage"); !reflect.DeepEqual(got, []string{"CopyImage ami-src@us-east-1", "CopyImage ami-src@us-west-2"}) {
+	if got := callsOf(c, 0, "CopyImage"); !reflect.DeepEqual(got, []string{"CopyImage ami-src@sa-east-1", "CopyImage ami-src@us-west-2"}) {
 		t.Errorf("CopyImage calls %v", got)
 	}
 	// The tag specifications did it: no CreateTags.
-	if got := c.callsOf("CreateTags"); len(got) > 0 {
+	if got := callsOf(c, 0, "CreateTags"); len(got) > 0 {
 		t.Errorf("CreateTags calls %v, want none", got)
 	}
 }
@@ -57,14 +58,14 @@ func TestCopyImages(t *testing.T) {
 // A repeated request (a lost answer, a crash before state was saved) returns
 // the copy already made: the client token depends on the request only.
 func TestCopyImageIsIdempotent(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	first := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
-	again := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	first := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", "")})[0]
+	again := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", "")})[0]
 	if first.Err != nil || again.Err != nil || first.ImageID != again.ImageID {
 		t.Fatalf("first %+v, again %+v: want the same copy", first, again)
 	}
-	if a, b := copyReq("us-east-1", "").clientToken(0), copyReq("us-east-1", "k").clientToken(0); a == b || len(a) > 64 {
+	if a, b := copyReq("sa-east-1", "").clientToken(0), copyReq("sa-east-1", "k").clientToken(0); a == b || len(a) > 64 {
 		t.Errorf("tokens %q and %q: want different, at most 64 characters", a, b)
 	}
 }
@@ -72,35 +73,35 @@ func TestCopyImageIsIdempotent(t *testing.T) {
 // A region removed and added again: the token names the deregistered copy,
 // so a new token makes a new one.
 func TestCopyImageAfterRemoval(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	cl := c.clients()
-	first := CopyImages(context.Background(), cl, []CopyRequest{copyReq("us-east-1", "")})[0]
-	if r := RemoveTargets(context.Background(), cl, []Target{{"us-east-1", first.ImageID}}, nil, true); r[0].Err() != nil {
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	cl := clients(c)
+	first := CopyImages(context.Background(), cl, []CopyRequest{copyReq("sa-east-1", "")})[0]
+	if r := RemoveTargets(context.Background(), cl, []Target{{"sa-east-1", first.ImageID}}, nil, true); r[0].Err() != nil {
 		t.Fatal(r[0].Err())
 	}
-	again := CopyImages(context.Background(), cl, []CopyRequest{copyReq("us-east-1", "")})[0]
-	if again.Err != nil || again.ImageID == first.ImageID || c.image(again.ImageID).state != ec2types.ImageStateAvailable {
+	again := CopyImages(context.Background(), cl, []CopyRequest{copyReq("sa-east-1", "")})[0]
+	if again.Err != nil || again.ImageID == first.ImageID || !available(c, again.ImageID) {
 		t.Fatalf("copy after removal = %+v (first was %s)", again, first.ImageID)
 	}
 }
 
 // A copy that fails is removed with its snapshot and not reported as made.
 func TestCopyImageFailedIsRemoved(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	c.copyFails["us-east-1"] = true
-	res := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", ""), copyReq("us-west-2", "")})
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	c.FailImagesIn("sa-east-1", "Client.InternalError", "Copy failed")
+	res := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", ""), copyReq("us-west-2", "")})
 	if res[0].Err == nil || res[0].ImageID != "" || !strings.Contains(res[0].Err.Error(), "failed") {
 		t.Errorf("failed copy: %+v", res[0])
 	}
 	if res[1].Err != nil || res[1].ImageID == "" {
 		t.Errorf("the other region's copy: %+v", res[1])
 	}
-	if got := c.callsOf("DeregisterImage"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+	if got := callsOf(c, 0, "DeregisterImage"); len(got) != 1 || !strings.HasSuffix(got[0], "@sa-east-1") {
 		t.Errorf("DeregisterImage calls %v", got)
 	}
-	if got := c.callsOf("DeleteSnapshot"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+	if got := callsOf(c, 0, "DeleteSnapshot"); len(got) != 1 || !strings.HasSuffix(got[0], "@sa-east-1") {
 		t.Errorf("DeleteSnapshot calls %v", got)
 	}
 }
@@ -108,11 +109,11 @@ func TestCopyImageFailedIsRemoved(t *testing.T) {
 // A failed copy that cannot be removed keeps its id, so that the caller
 // records it: nothing made is ever left untracked.
 func TestCopyImageFailedAndKeptIsReported(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	c.copyFails["us-east-1"] = true
-	c.failOp["DeregisterImage"] = &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no"}
-	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	c.FailImagesIn("sa-east-1", "Client.InternalError", "Copy failed")
+	c.Inject(faults.FailCalls("DeregisterImage", 1, -1, "UnauthorizedOperation", 403))
+	r := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", "")})[0]
 	if r.Err == nil || r.ImageID == "" || !strings.Contains(r.Err.Error(), "UnauthorizedOperation") {
 		t.Fatalf("copy = %+v, want its id and both errors", r)
 	}
@@ -121,65 +122,54 @@ func TestCopyImageFailedAndKeptIsReported(t *testing.T) {
 // When CopyImage drops the tag specifications (an emulator, or a copy made
 // by an earlier attempt), the copy and its snapshots are tagged after.
 func TestCopyImageTagsWhatCopyImageDidNot(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	c.dropCopyTags = true
-	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "")})[0]
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	c.DropCopyTags()
+	r := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", "")})[0]
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	img := c.image(r.ImageID)
-	if img.tags[CopyOfTag] != "eu-west-1/ami-src" || c.snaps[img.snaps[0]].tags["team"] != "platform" {
-		t.Errorf("tags: image %v, snapshot %v", img.tags, c.snaps[img.snaps[0]].tags)
+	img, _ := c.Image(r.ImageID)
+	snaps := Snapshots(img)
+	if len(snaps) == 0 || c.Tags(r.ImageID)[CopyOfTag] != "us-east-1/ami-src" || c.Tags(snaps[0])["team"] != "platform" {
+		t.Errorf("tags: image %v, snapshots %v", c.Tags(r.ImageID), snaps)
 	}
-	if got := c.callsOf("CreateTags"); len(got) != 1 || !strings.HasSuffix(got[0], "@us-east-1") {
+	if got := callsOf(c, 0, "CreateTags"); len(got) != 1 || !strings.HasSuffix(got[0], "@sa-east-1") {
 		t.Errorf("CreateTags calls %v", got)
 	}
 }
 
 func TestCopyImageAPIError(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-src", 1)
-	c.failOp["CopyImage"] = &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "bad key"}
-	r := CopyImages(context.Background(), c.clients(), []CopyRequest{copyReq("us-east-1", "k")})[0]
+	c := newCloud()
+	put(c, home, "ami-src", 1)
+	c.Inject(faults.Rule{Operation: "CopyImage", To: -1, Code: "InvalidParameterValue", Message: "bad key"})
+	r := CopyImages(context.Background(), clients(c), []CopyRequest{copyReq("sa-east-1", "k")})[0]
 	if r.Err == nil || r.ImageID != "" || !strings.Contains(r.Err.Error(), "bad key") {
 		t.Fatalf("copy = %+v", r)
 	}
 }
 
 func TestDescribeTargetsOneCallPerRegion(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-a", 1)
-	c.put("us-east-1", "ami-b", 1)
-	c.put("us-east-1", "ami-c", 1)
-	var calls []string
-	counting := &countingEC2{regions: c, seen: &calls}
-	cl := c.clients()
-	cl.EC2 = counting
-	cl.NewWatchers()
-	got, err := DescribeTargets(context.Background(), cl, []Target{{"eu-west-1", "ami-a"}, {"us-east-1", "ami-b"}, {"us-east-1", "ami-c"}, {"us-east-1", "ami-gone"}})
+	c := newCloud()
+	put(c, home, "ami-a", 1)
+	put(c, "sa-east-1", "ami-b", 1)
+	put(c, "sa-east-1", "ami-c", 1)
+	cl := clients(c)
+	got, err := DescribeTargets(context.Background(), cl, []Target{{home, "ami-a"}, {"sa-east-1", "ami-b"}, {"sa-east-1", "ami-c"}, {"sa-east-1", "ami-gone"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 {
 		t.Errorf("described %d images, want 3: %v", len(got), got)
 	}
+	var calls []string
+	for _, call := range c.Calls("DescribeImages") {
+		calls = append(calls, ownRegion(call.Region))
+	}
 	slices.Sort(calls)
-	if !reflect.DeepEqual(calls, []string{"eu-west-1", "us-east-1"}) {
+	if !reflect.DeepEqual(calls, []string{"sa-east-1", home}) {
 		t.Errorf("DescribeImages calls in %v, want one per region", calls)
 	}
-}
-
-type countingEC2 struct {
-	*regions
-	seen *[]string
-}
-
-func (c *countingEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, opts ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
-	c.mu.Lock()
-	*c.seen = append(*c.seen, c.regionOf(opts))
-	c.mu.Unlock()
-	return c.regions.DescribeImages(ctx, in, opts...)
 }
 
 func TestProtectionOf(t *testing.T) {
@@ -228,30 +218,30 @@ func TestProtected(t *testing.T) {
 }
 
 func TestRemoveTargetsInEveryRegion(t *testing.T) {
-	c := newRegions()
-	c.put("eu-west-1", "ami-a", 1)
-	c.put("us-east-1", "ami-b", 2)
-	c.put("us-west-2", "ami-c", 1)
-	rem := RemoveTargets(context.Background(), c.clients(), []Target{{"eu-west-1", "ami-a"}, {"us-east-1", "ami-b"}, {"us-west-2", "ami-c"}}, nil, true)
+	c := newCloud()
+	put(c, home, "ami-a", 1)
+	put(c, "sa-east-1", "ami-b", 2)
+	put(c, "us-west-2", "ami-c", 1)
+	rem := RemoveTargets(context.Background(), clients(c), []Target{{home, "ami-a"}, {"sa-east-1", "ami-b"}, {"us-west-2", "ami-c"}}, nil, true)
 	for _, r := range rem {
 		if r.Err() != nil {
 			t.Fatal(r.Err())
 		}
 	}
-	if len(c.snaps) != 0 {
-		t.Errorf("snapshots left: %v", c.snaps)
+	if snaps := c.Snapshots(); len(snaps) != 0 {
+		t.Errorf("snapshots left: %v", snaps)
 	}
-	want := []string{"DeleteSnapshot snap-ami-b-0@us-east-1", "DeleteSnapshot snap-ami-b-1@us-east-1", "DeleteSnapshot snap-ami-c-0@us-west-2"}
-	if got := c.callsOf("DeleteSnapshot"); !reflect.DeepEqual(got[1:], want) {
+	want := []string{"DeleteSnapshot snap-ami-b-0@sa-east-1", "DeleteSnapshot snap-ami-b-1@sa-east-1", "DeleteSnapshot snap-ami-c-0@us-west-2"}
+	if got := callsOf(c, 0, "DeleteSnapshot"); len(got) != 4 || !reflect.DeepEqual(got[1:], want) {
 		t.Errorf("DeleteSnapshot calls %v", got)
 	}
 }
 
 func TestRemoveTargetsKeepsSnapshotsWhenAsked(t *testing.T) {
-	c := newRegions()
-	c.put("us-east-1", "ami-b", 1)
-	rem := RemoveTargets(context.Background(), c.clients(), []Target{{"us-east-1", "ami-b"}}, nil, false)
-	if rem[0].Err() != nil || len(c.snaps) != 1 || c.image("ami-b").state != ec2types.ImageStateDeregistered {
-		t.Fatalf("removal %+v; snapshots %v", rem[0], c.snaps)
+	c := newCloud()
+	put(c, "sa-east-1", "ami-b", 1)
+	rem := RemoveTargets(context.Background(), clients(c), []Target{{"sa-east-1", "ami-b"}}, nil, false)
+	if _, registered := c.Image("ami-b"); rem[0].Err() != nil || len(c.Snapshots()) != 1 || registered {
+		t.Fatalf("removal %+v; snapshots %v", rem[0], c.Snapshots())
 	}
 }

@@ -147,6 +147,7 @@ type Cloud struct {
 	instances  map[string]*instance
 	images     map[string]*image
 	snapshots  map[string]*snapshot
+	copyTokens map[string]string // Region and CopyImage client token -> image id
 	commands   map[string]*command
 	cmdOrder   []string
 	plans      map[string]Plan
@@ -188,6 +189,7 @@ func New(cfg Config) *Cloud {
 		instances:  map[string]*instance{},
 		images:     map[string]*image{},
 		snapshots:  map[string]*snapshot{},
+		copyTokens: map[string]string{},
 		commands:   map[string]*command{},
 		plans:      map[string]Plan{},
 		parameters: map[string]parameter{},
@@ -398,7 +400,7 @@ func (c *Cloud) call(ctx context.Context, service, op string, input any, region 
 	for _, f := range c.hooksOf(op) {
 		f(n, input)
 	}
-	err := c.attempts(ctx, service, op, input, do)
+	err := c.attempts(context.WithValue(ctx, regionKey{}, ownRegion(region)), service, op, input, do)
 	c.logMu.Lock()
 	c.log[at].Err = err
 	c.logMu.Unlock()

@@ -94,10 +94,13 @@ func (c *Cloud) Faults() *faults.Injector { return c.faults }
 
 // knobs are the cloud's behaviours a test chooses.
 type knobs struct {
-	launchFails   string                // instances launched end terminated with this reason
-	imageFails    *ec2types.StateReason // images created end failed with this reason
-	outcome       *Outcome              // how commands sent end
-	copyDropsTags bool                  // CopyImage ignores TagSpecifications
+	launchFails   string                           // instances launched end terminated with this reason
+	imageFails    *ec2types.StateReason            // images created end failed with this reason
+	outcome       *Outcome                         // how commands sent end
+	copyDropsTags bool                             // CopyImage ignores TagSpecifications
+	imageFailsIn  map[string]*ec2types.StateReason // by Region, over imageFails
+	regions       bool                             // each Region its own (SeparateRegions)
+	imagePage     int                              // DescribeImages page size (PageImages)
 	invoke        func(*lambda.InvokeInput) (*lambda.InvokeOutput, error)
 }
 
@@ -115,6 +118,26 @@ func (c *Cloud) FailImages(code, message string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.knobs.imageFails = &ec2types.StateReason{Code: aws.String(code), Message: aws.String(message)}
+}
+
+// FailImagesIn is FailImages for the images created or copied in region
+// only.
+func (c *Cloud) FailImagesIn(region, code, message string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.knobs.imageFailsIn == nil {
+		c.knobs.imageFailsIn = map[string]*ec2types.StateReason{}
+	}
+	c.knobs.imageFailsIn[ownRegion(region)] = &ec2types.StateReason{Code: aws.String(code), Message: aws.String(message)}
+}
+
+// imageFails is how an image made in region ends failed, nil when it does
+// not. Caller holds mu.
+func (c *Cloud) imageFails(region string) *ec2types.StateReason {
+	if r := c.knobs.imageFailsIn[ownRegion(region)]; r != nil {
+		return r
+	}
+	return c.knobs.imageFails
 }
 
 // EndCommands makes every command sent from now on end with o.
@@ -201,6 +224,19 @@ type Image struct {
 	Tags         map[string]string
 	// SnapshotTags tag its new snapshots.
 	SnapshotTags map[string]string
+	// Region is where it and its new snapshots live (the cloud's own when
+	// empty); it matters after SeparateRegions.
+	Region string
+	// CopiedFrom and CopiedFromRegion make it a copy, as CopyImage's are
+	// (SourceImageId, SourceImageRegion).
+	CopiedFrom, CopiedFromRegion string
+	Encrypted                    bool // its snapshots are encrypted
+	LaunchPermissions            []ec2types.LaunchPermission
+	Protection                   string // DeregistrationProtection, e.g. "enabled-without-cooldown"
+	// CreationDate and DeprecationTime are what DescribeImages shows,
+	// verbatim, when set: for tests of how a caller reads them (the creation
+	// date is the clock's otherwise).
+	CreationDate, DeprecationTime string
 }
 
 // AddImage puts an image in the cloud, listed at once, and returns its id and
@@ -222,10 +258,13 @@ func (c *Cloud) AddImage(img Image) (string, []string) {
 		img.State = ec2types.ImageStateAvailable
 	}
 	im := &image{
-		id: img.ID, name: img.Name, owner: img.Owner, instance: img.Instance,
+		id: img.ID, name: img.Name, owner: img.Owner, instance: img.Instance, region: ownRegion(img.Region),
+		sourceImage: img.CopiedFrom, sourceRegion: img.CopiedFromRegion, encrypted: img.Encrypted,
 		created: now.Add(-c.cfg.Durations.Listed), ready: now, fixed: img.State, reason: img.Reason,
-		tags: cloneTags(img.Tags),
+		tags: cloneTags(img.Tags), creationText: img.CreationDate, deprecationText: img.DeprecationTime,
 	}
+	im.sharing.permissions = slices.Clone(img.LaunchPermissions)
+	im.sharing.protection = img.Protection
 	if img.State == ec2types.ImageStatePending {
 		im.fixed = ""
 		im.ready = now.Add(time.Duration(1<<62 - 1)) // until SetImageState
@@ -236,7 +275,7 @@ func (c *Cloud) AddImage(img Image) (string, []string) {
 	}
 	for _, id := range img.Snapshots {
 		if _, ok := c.snapshots[id]; !ok {
-			c.snapshots[id] = &snapshot{id: id, description: describeSnapshot(im), tags: cloneTags(img.SnapshotTags)}
+			c.snapshots[id] = &snapshot{id: id, region: im.region, description: describeSnapshot(im), tags: cloneTags(img.SnapshotTags)}
 		}
 		im.snapshots = append(im.snapshots, id)
 	}
@@ -352,4 +391,38 @@ func (c *Cloud) Snapshots() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return sortedKeys(c.snapshots)
+}
+
+// LaunchPermissions returns the launch permissions of an image.
+func (c *Cloud) LaunchPermissions(id string) []ec2types.LaunchPermission {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if img, ok := c.images[id]; ok {
+		return slices.Clone(img.sharing.permissions)
+	}
+	return nil
+}
+
+// SnapshotUsers lists the accounts a snapshot's createVolumePermission names.
+func (c *Cloud) SnapshotUsers(id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.snapshots[id]; ok {
+		return slices.Sorted(slices.Values(s.volumeUsers))
+	}
+	return nil
+}
+
+// ShareSnapshot gives accounts createVolumePermission on a snapshot, as a
+// share made by other means would.
+func (c *Cloud) ShareSnapshot(id string, accounts ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.snapshots[id]; ok {
+		for _, a := range accounts {
+			if !slices.Contains(s.volumeUsers, a) {
+				s.volumeUsers = append(s.volumeUsers, a)
+			}
+		}
+	}
 }

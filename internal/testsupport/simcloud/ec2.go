@@ -56,14 +56,19 @@ type image struct {
 	id, name, owner string
 	instance        string // the instance CreateImage made it from
 	sourceImage     string // the image CopyImage made it from
-	plan            Plan
-	created, ready  time.Time
-	fails           *ec2types.StateReason // ends failed with this reason
-	fixed           ec2types.ImageState   // a state put by a test, kept as is
-	reason          *ec2types.StateReason // of the fixed state
-	snapshots       []string
-	tags            map[string]string
-	sharing         imageSharing // launch permissions, deprecation, protection
+	sourceRegion    string // and its Region ("": the cloud's own)
+	region          string // where it lives
+	encrypted       bool
+	// creationText and deprecationText, when set, are shown verbatim.
+	creationText, deprecationText string
+	plan                          Plan
+	created, ready                time.Time
+	fails                         *ec2types.StateReason // ends failed with this reason
+	fixed                         ec2types.ImageState   // a state put by a test, kept as is
+	reason                        *ec2types.StateReason // of the fixed state
+	snapshots                     []string
+	tags                          map[string]string
+	sharing                       imageSharing // launch permissions, deprecation, protection
 }
 
 func (img *image) state(now time.Time) (ec2types.ImageState, *ec2types.StateReason) {
@@ -80,6 +85,7 @@ func (img *image) state(now time.Time) (ec2types.ImageState, *ec2types.StateReas
 
 type snapshot struct {
 	id          string
+	region      string // where it lives
 	description string // AWS's, set at creation
 	tags        map[string]string
 	volumeUsers []string // accounts with createVolumePermission
@@ -146,7 +152,7 @@ func (e ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInst
 
 func (e ec2Client) CreateImage(ctx context.Context, in *ec2.CreateImageInput, optFns ...func(*ec2.Options)) (out *ec2.CreateImageOutput, err error) {
 	err = e.c.call(ctx, "EC2", "CreateImage", in, ec2Region(optFns), func() error {
-		out, err = e.c.createImage(in)
+		out, err = e.c.createImage(in, ec2Region(optFns))
 		return err
 	})
 	return out, err
@@ -154,7 +160,7 @@ func (e ec2Client) CreateImage(ctx context.Context, in *ec2.CreateImageInput, op
 
 func (e ec2Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, optFns ...func(*ec2.Options)) (out *ec2.CopyImageOutput, err error) {
 	err = e.c.call(ctx, "EC2", "CopyImage", in, ec2Region(optFns), func() error {
-		out, err = e.c.copyImage(in)
+		out, err = e.c.copyImage(in, ec2Region(optFns))
 		return err
 	})
 	return out, err
@@ -162,7 +168,7 @@ func (e ec2Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, optFns
 
 func (e ec2Client) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, optFns ...func(*ec2.Options)) (out *ec2.DescribeImagesOutput, err error) {
 	err = e.c.call(ctx, "EC2", "DescribeImages", in, ec2Region(optFns), func() error {
-		out, err = e.c.describeImages(in)
+		out, err = e.c.describeImages(in, ec2Region(optFns))
 		return err
 	})
 	return out, err
@@ -174,9 +180,9 @@ func (e ec2Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageI
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		id := aws.ToString(in.ImageId)
-		img, ok := e.c.images[id]
-		if !ok || img.fixed == ec2types.ImageStateDeregistered {
-			return apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+		img, err := e.c.imageByID(id, ec2Region(optFns))
+		if err != nil {
+			return err
 		}
 		if img.protected() {
 			return apiError("OperationNotPermitted", "The image %s has deregistration protection enabled.", id)
@@ -193,7 +199,7 @@ func (e ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, optF
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		for _, id := range in.Resources {
-			if _, err := e.c.tagsOf(id); err != nil {
+			if _, err := e.c.tagsIn(id, ec2Region(optFns)); err != nil {
 				return err
 			}
 		}
@@ -214,7 +220,7 @@ func (e ec2Client) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, optF
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		for _, id := range in.Resources {
-			tags, err := e.c.tagsOf(id)
+			tags, err := e.c.tagsIn(id, ec2Region(optFns))
 			if err != nil {
 				return err
 			}
@@ -233,13 +239,16 @@ func (e ec2Client) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapsh
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		for _, id := range in.SnapshotIds {
-			if _, ok := e.c.snapshots[id]; !ok {
-				return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+			if _, err := e.c.snapshotByID(id, ec2Region(optFns)); err != nil {
+				return err
 			}
 		}
 		out = &ec2.DescribeSnapshotsOutput{}
 		for _, id := range candidates(e.c.snapshots, in.Filters, "snapshot-id") {
 			s := e.c.snapshots[id]
+			if !e.c.seen(s.region, ec2Region(optFns)) {
+				continue
+			}
 			if len(in.SnapshotIds) > 0 && !slices.Contains(in.SnapshotIds, id) {
 				continue
 			}
@@ -267,8 +276,8 @@ func (e ec2Client) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInp
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
 		id := aws.ToString(in.SnapshotId)
-		if _, ok := e.c.snapshots[id]; !ok {
-			return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+		if _, err := e.c.snapshotByID(id, ec2Region(optFns)); err != nil {
+			return err
 		}
 		for _, imgID := range sortedKeys(e.c.images) {
 			if slices.Contains(e.c.images[imgID].snapshots, id) {
@@ -432,7 +441,7 @@ func (c *Cloud) changeInstances(ids []string, want ec2types.InstanceStateName) e
 	return nil
 }
 
-func (c *Cloud) createImage(in *ec2.CreateImageInput) (*ec2.CreateImageOutput, error) {
+func (c *Cloud) createImage(in *ec2.CreateImageInput, region string) (*ec2.CreateImageOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := aws.ToString(in.InstanceId)
@@ -441,27 +450,36 @@ func (c *Cloud) createImage(in *ec2.CreateImageInput) (*ec2.CreateImageOutput, e
 		return nil, apiError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 	}
 	name := aws.ToString(in.Name)
-	if err := c.nameFree(name); err != nil {
+	if err := c.nameFree(name, region); err != nil {
 		return nil, err
 	}
-	img := c.addImage(name, inst.plan, c.Now(), specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
+	img := c.addImage(name, region, inst.plan, c.Now(), specTags(in.TagSpecifications, ec2types.ResourceTypeImage))
 	img.instance = id
-	img.fails = c.knobs.imageFails
+	img.fails = c.imageFails(region)
 	c.newSnapshots(img, 1, specTags(in.TagSpecifications, ec2types.ResourceTypeSnapshot))
 	return &ec2.CreateImageOutput{ImageId: aws.String(img.id)}, nil
 }
 
-// copyImage copies an image of this cloud; the source region is not
-// modelled, the copy is made in this one.
-func (c *Cloud) copyImage(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
+// copyImage copies an image of SourceRegion into region. A client token
+// already used in region returns the copy it made, as on AWS
+// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html:
+// ClientToken, "Ensuring idempotency").
+func (c *Cloud) copyImage(in *ec2.CopyImageInput, region string) (*ec2.CopyImageOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	src, ok := c.images[aws.ToString(in.SourceImageId)]
-	if !ok {
-		return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", aws.ToString(in.SourceImageId))
+	token := ""
+	if t := aws.ToString(in.ClientToken); t != "" {
+		token = ownRegion(region) + "/" + t
+		if id, ok := c.copyTokens[token]; ok {
+			return &ec2.CopyImageOutput{ImageId: aws.String(id)}, nil
+		}
+	}
+	src, err := c.imageByID(aws.ToString(in.SourceImageId), aws.ToString(in.SourceRegion))
+	if err != nil {
+		return nil, err
 	}
 	name := aws.ToString(in.Name)
-	if err := c.nameFree(name); err != nil {
+	if err := c.nameFree(name, region); err != nil {
 		return nil, err
 	}
 	imageTags := specTags(in.TagSpecifications, ec2types.ResourceTypeImage)
@@ -469,18 +487,22 @@ func (c *Cloud) copyImage(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) 
 	if c.knobs.copyDropsTags {
 		imageTags, snapTags = map[string]string{}, map[string]string{}
 	}
-	img := c.addImage(name, src.plan, c.Now(), imageTags)
-	img.sourceImage = src.id
-	img.fails = c.knobs.imageFails
+	img := c.addImage(name, region, src.plan, c.Now(), imageTags)
+	img.sourceImage, img.sourceRegion = src.id, src.region
+	img.encrypted = aws.ToBool(in.Encrypted) || src.encrypted
+	img.fails = c.imageFails(region)
 	c.newSnapshots(img, max(len(src.snapshots), 1), snapTags)
+	if token != "" {
+		c.copyTokens[token] = img.id
+	}
 	return &ec2.CopyImageOutput{ImageId: aws.String(img.id)}, nil
 }
 
-// nameFree refuses a name an image of the account already has. Caller holds
-// mu.
-func (c *Cloud) nameFree(name string) error {
+// nameFree refuses a name an image of the account in region already has.
+// Caller holds mu.
+func (c *Cloud) nameFree(name, region string) error {
 	for _, id := range sortedKeys(c.images) {
-		if img := c.images[id]; img.name == name && img.owner == Account && img.fixed != ec2types.ImageStateDeregistered {
+		if img := c.images[id]; img.name == name && img.owner == Account && img.fixed != ec2types.ImageStateDeregistered && c.seen(img.region, region) {
 			return apiError("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, img.id)
 		}
 	}
@@ -488,9 +510,9 @@ func (c *Cloud) nameFree(name string) error {
 }
 
 // addImage registers a pending image of the account. Caller holds mu.
-func (c *Cloud) addImage(name string, plan Plan, now time.Time, tags map[string]string) *image {
+func (c *Cloud) addImage(name, region string, plan Plan, now time.Time, tags map[string]string) *image {
 	img := &image{
-		id: c.newID("ami"), name: name, owner: Account, plan: plan,
+		id: c.newID("ami"), name: name, owner: Account, plan: plan, region: ownRegion(region),
 		created: now, ready: now.Add(plan.Image), tags: tags,
 	}
 	c.images[img.id] = img
@@ -502,7 +524,7 @@ func (c *Cloud) addImage(name string, plan Plan, now time.Time, tags map[string]
 func (c *Cloud) newSnapshots(img *image, n int, tags map[string]string) {
 	for range n {
 		id := c.newID("snap")
-		c.snapshots[id] = &snapshot{id: id, description: describeSnapshot(img), tags: cloneTags(tags)}
+		c.snapshots[id] = &snapshot{id: id, region: img.region, description: describeSnapshot(img), tags: cloneTags(tags)}
 		img.snapshots = append(img.snapshots, id)
 	}
 }
@@ -518,12 +540,12 @@ func describeSnapshot(img *image) string {
 	return ""
 }
 
-func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+func (c *Cloud) describeImages(in *ec2.DescribeImagesInput, region string) (*ec2.DescribeImagesOutput, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Now()
 	for _, id := range in.ImageIds {
-		if img, ok := c.images[id]; !ok || now.Sub(img.created) < c.cfg.Durations.Listed {
+		if img, ok := c.images[id]; !ok || now.Sub(img.created) < c.cfg.Durations.Listed || !c.seen(img.region, region) {
 			return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
 		}
 	}
@@ -537,7 +559,7 @@ func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImages
 	out := &ec2.DescribeImagesOutput{}
 	for _, id := range candidates(c.images, in.Filters, "image-id") {
 		img := c.images[id]
-		if now.Sub(img.created) < c.cfg.Durations.Listed {
+		if now.Sub(img.created) < c.cfg.Durations.Listed || !c.seen(img.region, region) {
 			continue
 		}
 		if len(in.ImageIds) > 0 && !slices.Contains(in.ImageIds, id) {
@@ -566,6 +588,15 @@ func (c *Cloud) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImages
 		}
 		out.Images = append(out.Images, c.imageView(img, now))
 	}
+	size := c.knobs.imagePage
+	if m := int(aws.ToInt32(in.MaxResults)); m > 0 && (size == 0 || m < size) {
+		size = m
+	}
+	from, to, next := page(len(out.Images), aws.ToString(in.NextToken), size)
+	out.Images = out.Images[from:to]
+	if next != "" {
+		out.NextToken = aws.String(next)
+	}
 	return out, nil
 }
 
@@ -581,13 +612,16 @@ func (c *Cloud) imageView(img *image, now time.Time) ec2types.Image {
 		// As AWS writes it: UTC, to the millisecond.
 		CreationDate: aws.String(img.created.UTC().Format("2006-01-02T15:04:05.000Z")),
 	}
+	if img.creationText != "" {
+		v.CreationDate = aws.String(img.creationText)
+	}
 	if img.instance != "" {
 		v.SourceInstanceId = aws.String(img.instance)
 	}
 	img.sharingView(&v)
 	if img.sourceImage != "" {
 		v.SourceImageId = aws.String(img.sourceImage)
-		v.SourceImageRegion = aws.String(Region)
+		v.SourceImageRegion = aws.String(ownRegion(img.sourceRegion))
 	}
 	for i, s := range img.snapshots {
 		dev := "/dev/xvda"
@@ -596,7 +630,7 @@ func (c *Cloud) imageView(img *image, now time.Time) ec2types.Image {
 		}
 		v.BlockDeviceMappings = append(v.BlockDeviceMappings, ec2types.BlockDeviceMapping{
 			DeviceName: aws.String(dev),
-			Ebs:        &ec2types.EbsBlockDevice{SnapshotId: aws.String(s), VolumeSize: aws.Int32(8)},
+			Ebs:        &ec2types.EbsBlockDevice{SnapshotId: aws.String(s), VolumeSize: aws.Int32(8), Encrypted: aws.Bool(img.encrypted)},
 		})
 	}
 	return v
@@ -608,6 +642,18 @@ func (c *Cloud) snapshotView(s *snapshot) ec2types.Snapshot {
 		v.Description = aws.String(s.description)
 	}
 	return v
+}
+
+// tagsIn is tagsOf for a call addressed to region: an image or snapshot of
+// another Region is not found. Caller holds mu.
+func (c *Cloud) tagsIn(id, region string) (map[string]string, error) {
+	if img, ok := c.images[id]; ok && !c.seen(img.region, region) {
+		return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+	}
+	if s, ok := c.snapshots[id]; ok && !c.seen(s.region, region) {
+		return nil, apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}
+	return c.tagsOf(id)
 }
 
 // tagsOf returns the live tag map of a resource. Caller holds mu.

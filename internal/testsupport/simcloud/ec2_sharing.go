@@ -27,6 +27,9 @@ func (img *image) sharingView(v *ec2types.Image) {
 	if !img.sharing.deprecateAt.IsZero() {
 		v.DeprecationTime = aws.String(img.sharing.deprecateAt.UTC().Format("2006-01-02T15:04:05.000Z"))
 	}
+	if img.deprecationText != "" {
+		v.DeprecationTime = aws.String(img.deprecationText)
+	}
 	p := img.sharing.protection
 	if p == "" {
 		p = "disabled"
@@ -37,20 +40,30 @@ func (img *image) sharingView(v *ec2types.Image) {
 // protected reports whether DeregisterImage must refuse the image.
 func (img *image) protected() bool { return strings.HasPrefix(img.sharing.protection, "enabled") }
 
-// image returns the image by id or AWS's not-found error. Caller holds mu.
-func (c *Cloud) imageByID(id string) (*image, error) {
+// imageByID returns the image by id as a call addressed to region sees it,
+// or AWS's not-found error. Caller holds mu.
+func (c *Cloud) imageByID(id, region string) (*image, error) {
 	img, ok := c.images[id]
-	if !ok || img.fixed == ec2types.ImageStateDeregistered {
+	if !ok || img.fixed == ec2types.ImageStateDeregistered || !c.seen(img.region, region) {
 		return nil, apiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
 	}
 	return img, nil
+}
+
+// snapshotByID is imageByID for snapshots. Caller holds mu.
+func (c *Cloud) snapshotByID(id, region string) (*snapshot, error) {
+	s, ok := c.snapshots[id]
+	if !ok || !c.seen(s.region, region) {
+		return nil, apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}
+	return s, nil
 }
 
 func (e ec2Client) DescribeImageAttribute(ctx context.Context, in *ec2.DescribeImageAttributeInput, optFns ...func(*ec2.Options)) (out *ec2.DescribeImageAttributeOutput, err error) {
 	err = e.c.call(ctx, "EC2", "DescribeImageAttribute", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
@@ -67,7 +80,7 @@ func (e ec2Client) ModifyImageAttribute(ctx context.Context, in *ec2.ModifyImage
 	err = e.c.call(ctx, "EC2", "ModifyImageAttribute", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
@@ -100,9 +113,9 @@ func (e ec2Client) DescribeSnapshotAttribute(ctx context.Context, in *ec2.Descri
 	err = e.c.call(ctx, "EC2", "DescribeSnapshotAttribute", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		s, ok := e.c.snapshots[aws.ToString(in.SnapshotId)]
-		if !ok {
-			return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", aws.ToString(in.SnapshotId))
+		s, err := e.c.snapshotByID(aws.ToString(in.SnapshotId), ec2Region(optFns))
+		if err != nil {
+			return err
 		}
 		out = &ec2.DescribeSnapshotAttributeOutput{SnapshotId: in.SnapshotId}
 		for _, u := range s.volumeUsers {
@@ -117,25 +130,11 @@ func (e ec2Client) ModifySnapshotAttribute(ctx context.Context, in *ec2.ModifySn
 	err = e.c.call(ctx, "EC2", "ModifySnapshotAttribute", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		s, ok := e.c.snapshots[aws.ToString(in.SnapshotId)]
-		if !ok {
-			return apiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", aws.ToString(in.SnapshotId))
+		s, err := e.c.snapshotByID(aws.ToString(in.SnapshotId), ec2Region(optFns))
+		if err != nil {
+			return err
 		}
-		var add, remove []string
-		if in.CreateVolumePermission != nil {
-			for _, p := range in.CreateVolumePermission.Add {
-				add = append(add, aws.ToString(p.UserId))
-			}
-			for _, p := range in.CreateVolumePermission.Remove {
-				remove = append(remove, aws.ToString(p.UserId))
-			}
-		}
-		switch in.OperationType {
-		case ec2types.OperationTypeAdd:
-			add = append(add, in.UserIds...)
-		case ec2types.OperationTypeRemove:
-			remove = append(remove, in.UserIds...)
-		}
+		add, remove := VolumePermissionChange(in)
 		for _, u := range add {
 			if !slices.Contains(s.volumeUsers, u) {
 				s.volumeUsers = append(s.volumeUsers, u)
@@ -148,11 +147,33 @@ func (e ec2Client) ModifySnapshotAttribute(ctx context.Context, in *ec2.ModifySn
 	return out, err
 }
 
+// VolumePermissionChange is the accounts a ModifySnapshotAttribute call gives
+// and takes createVolumePermission, whichever of its two forms it uses
+// (CreateVolumePermission, or OperationType with UserIds:
+// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html).
+func VolumePermissionChange(in *ec2.ModifySnapshotAttributeInput) (add, remove []string) {
+	if in.CreateVolumePermission != nil {
+		for _, p := range in.CreateVolumePermission.Add {
+			add = append(add, aws.ToString(p.UserId))
+		}
+		for _, p := range in.CreateVolumePermission.Remove {
+			remove = append(remove, aws.ToString(p.UserId))
+		}
+	}
+	switch in.OperationType {
+	case ec2types.OperationTypeAdd:
+		add = append(add, in.UserIds...)
+	case ec2types.OperationTypeRemove:
+		remove = append(remove, in.UserIds...)
+	}
+	return add, remove
+}
+
 func (e ec2Client) EnableImageDeprecation(ctx context.Context, in *ec2.EnableImageDeprecationInput, optFns ...func(*ec2.Options)) (out *ec2.EnableImageDeprecationOutput, err error) {
 	err = e.c.call(ctx, "EC2", "EnableImageDeprecation", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
@@ -162,6 +183,7 @@ func (e ec2Client) EnableImageDeprecation(ctx context.Context, in *ec2.EnableIma
 		}
 		// AWS rounds the seconds to the nearest minute.
 		img.sharing.deprecateAt = at.Round(time.Minute)
+		img.deprecationText = ""
 		out = &ec2.EnableImageDeprecationOutput{Return: aws.Bool(true)}
 		return nil
 	})
@@ -172,11 +194,11 @@ func (e ec2Client) DisableImageDeprecation(ctx context.Context, in *ec2.DisableI
 	err = e.c.call(ctx, "EC2", "DisableImageDeprecation", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
-		img.sharing.deprecateAt = time.Time{}
+		img.sharing.deprecateAt, img.deprecationText = time.Time{}, ""
 		out = &ec2.DisableImageDeprecationOutput{Return: aws.Bool(true)}
 		return nil
 	})
@@ -187,7 +209,7 @@ func (e ec2Client) EnableImageDeregistrationProtection(ctx context.Context, in *
 	err = e.c.call(ctx, "EC2", "EnableImageDeregistrationProtection", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
@@ -205,7 +227,7 @@ func (e ec2Client) DisableImageDeregistrationProtection(ctx context.Context, in 
 	err = e.c.call(ctx, "EC2", "DisableImageDeregistrationProtection", in, ec2Region(optFns), func() error {
 		e.c.mu.Lock()
 		defer e.c.mu.Unlock()
-		img, err := e.c.imageByID(aws.ToString(in.ImageId))
+		img, err := e.c.imageByID(aws.ToString(in.ImageId), ec2Region(optFns))
 		if err != nil {
 			return err
 		}
