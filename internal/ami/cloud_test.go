@@ -28,7 +28,7 @@ const (
 func newCloud() *simcloud.Cloud {
 	c := simcloud.NewInstant()
 	c.SeparateRegions()
-	c.Advance(time.Now().Sub(c.Now()))
+	c.Advance(time.Since(c.Now()))
 	return c
 }
 
