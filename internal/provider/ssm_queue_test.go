@@ -53,6 +53,15 @@ func TestAccSSMQueue(t *testing.T) {
 				order []string // execution ids as they started
 				prods []string
 			)
+			// asked[i] closes once bake i has asked for its start (it
+			// started, was queued or was refused for the limit): the next
+			// bake asks only then, so "the order they asked" does not depend
+			// on how fast a busy machine schedules the goroutines.
+			asked := make([]chan struct{}, bakes)
+			for i := range asked {
+				asked[i] = make(chan struct{})
+			}
+			var askedOnce [bakes]sync.Once
 			for i := range bakes {
 				wg.Add(1)
 				go func() {
@@ -68,6 +77,9 @@ func TestAccSSMQueue(t *testing.T) {
 							if msg == "started SSM Automation execution" {
 								order = append(order, fmt.Sprintf("%d", i))
 							}
+							if msg == "started SSM Automation execution" || strings.Contains(fmt.Sprint(e.Fields), tc.want) {
+								askedOnce[i].Do(func() { close(asked[i]) })
+							}
 						},
 					})
 					if err != nil {
@@ -78,7 +90,11 @@ func TestAccSSMQueue(t *testing.T) {
 					prods = append(prods, recordBake(res, nil, "image.ImageId").imageID)
 					mu.Unlock()
 				}()
-				time.Sleep(200 * time.Millisecond) // ask in order
+				select {
+				case <-asked[i]:
+				case <-time.After(time.Minute):
+					t.Fatalf("bake %d did not ask for its start within a minute", i)
+				}
 			}
 			wg.Wait()
 			all := strings.Join(logs, "\n")
