@@ -114,7 +114,7 @@ func newest(imgs []ec2types.Image) (*ec2types.Image, error) {
 	var best *ec2types.Image
 	var bestAt time.Time
 	for i := range imgs {
-		at, err := creationTime(imgs[i])
+		at, err := CreationTime(imgs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +125,8 @@ func newest(imgs []ec2types.Image) (*ec2types.Image, error) {
 	return best, nil
 }
 
-func creationTime(img ec2types.Image) (time.Time, error) {
+// CreationTime is when AWS says the image was created.
+func CreationTime(img ec2types.Image) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("image %s: CreationDate %q is not an RFC 3339 time: %w", aws.ToString(img.ImageId), aws.ToString(img.CreationDate), err)

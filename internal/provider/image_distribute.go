@@ -315,11 +315,10 @@ func (d *distributionRun) applySettings(ctx context.Context, src *ec2types.Image
 	return ami.Apply(ctx, d.clients, images, targets, s)
 }
 
+// creationTime is when the image was created; zero when AWS's date does not
+// parse (a deprecate_after then has nothing to count from).
 func creationTime(img *ec2types.Image) time.Time {
-	t, err := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
-	if err != nil {
-		return time.Time{}
-	}
+	t, _ := ami.CreationTime(*img)
 	return t
 }
 
