@@ -307,3 +307,28 @@ func hasTags(img ec2types.Image, want map[string]string) bool {
 	}
 	return true
 }
+
+// Unproven lists, one line each, the copies among targets that cannot be
+// shown to be copies of srcID in srcRegion made for the caller: gone from
+// images (nothing to prove, nothing to remove) is fine; otherwise the image
+// must carry CopyOfTag = CopyOf(srcRegion, srcID) and nothing AWS reports of
+// it may contradict that (see FindCopies). The ids come from Terraform state,
+// which can be edited: they are never deregistered on the state's word alone.
+func Unproven(images map[Target]ec2types.Image, targets []Target, account, srcRegion, srcID string) []string {
+	want := map[string]string{CopyOfTag: CopyOf(srcRegion, srcID)}
+	var out []string
+	for _, t := range targets {
+		img, ok := images[t]
+		if !ok {
+			continue
+		}
+		reason := notCopyOf(img, account, srcRegion, srcID)
+		if reason == "" && !hasTags(img, want) {
+			reason = fmt.Sprintf("not tagged %s = %s", CopyOfTag, CopyOf(srcRegion, srcID))
+		}
+		if reason != "" {
+			out = append(out, fmt.Sprintf("%s: %s", t, reason))
+		}
+	}
+	return out
+}

@@ -333,3 +333,30 @@ func add(c *simcloud.Cloud, region string, img simcloud.Image) {
 	img.Region = region
 	c.AddImage(img)
 }
+
+// TestUnprovenCopies: an image the state calls a copy is removed only when it
+// carries the copy tag of this source and nothing AWS says contradicts it.
+func TestUnprovenCopies(t *testing.T) {
+	tag := func(v string) []ec2types.Tag {
+		return []ec2types.Tag{{Key: aws.String(CopyOfTag), Value: aws.String(v)}}
+	}
+	images := map[Target]ec2types.Image{
+		{"eu-west-1", "ami-copy"}:     {OwnerId: aws.String(self), Tags: tag(CopyOf(home, "ami-src"))},
+		{"eu-west-1", "ami-untagged"}: {OwnerId: aws.String(self)},
+		{"eu-west-1", "ami-other"}:    {OwnerId: aws.String(self), Tags: tag(CopyOf(home, "ami-else"))},
+		{"eu-west-1", "ami-baked"}:    {OwnerId: aws.String(self), Tags: tag(CopyOf(home, "ami-src")), SourceInstanceId: aws.String("i-1")},
+		{"eu-west-1", "ami-foreign"}:  {OwnerId: aws.String(other), Tags: tag(CopyOf(home, "ami-src"))},
+	}
+	targets := []Target{{"eu-west-1", "ami-copy"}, {"eu-west-1", "ami-untagged"}, {"eu-west-1", "ami-other"},
+		{"eu-west-1", "ami-baked"}, {"eu-west-1", "ami-foreign"}, {"eu-west-1", "ami-gone"}}
+	got := Unproven(images, targets, self, home, "ami-src")
+	want := []string{
+		"ami-untagged in eu-west-1: not tagged " + CopyOfTag + " = " + CopyOf(home, "ami-src"),
+		"ami-other in eu-west-1: not tagged " + CopyOfTag + " = " + CopyOf(home, "ami-src"),
+		"ami-baked in eu-west-1: made by CreateImage from instance i-1, not copied",
+		"ami-foreign in eu-west-1: owned by account " + other,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Unproven =\n  %q\nwant\n  %q", got, want)
+	}
+}

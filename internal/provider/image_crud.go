@@ -473,6 +473,14 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		resp.Diagnostics.AddError("Cannot Read Images", fmt.Sprintf("%s\n\nThe resource stays in state; run terraform destroy again.", err))
 		return
 	}
+	if unproven := ami.Unproven(images, copyTargets(stringMap(m.RegionImageIDs), region), clients.AccountID, region, m.ImageID.ValueString()); len(unproven) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("region_image_ids"), "Copies Not Proven",
+			fmt.Sprintf("Cannot destroy %s: the state lists these images as its copies, but nothing shows they are:\n  %s\n\n"+
+				"The provider deregisters a copy only when the image itself shows it is one. Deregister them yourself "+
+				"if they are yours, or take the resource out of state with terraform state rm. Nothing was removed.",
+				m.ImageID.ValueString(), strings.Join(unproven, "\n  ")))
+		return
+	}
 	if blocked := ami.Protected(images, targets, time.Now()); len(blocked) > 0 {
 		resp.Diagnostics.AddAttributeError(path.Root("distribution").AtName("deregistration_protection"), "Image Protected From Deregistration",
 			fmt.Sprintf("Cannot destroy %s: these images have deregistration protection:\n  %s\n\n"+

@@ -197,6 +197,17 @@ func (d *distributionRun) removeCopies(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	if unproven := ami.Unproven(images, targets, d.clients.AccountID, d.bakeRegion, d.imageID); len(unproven) > 0 {
+		errs = append(errs, fmt.Errorf("not removed, since nothing shows these are copies of %s:\n  %s",
+			d.imageID, strings.Join(unproven, "\n  ")))
+		var proven []ami.Target
+		for _, t := range targets {
+			if len(ami.Unproven(images, []ami.Target{t}, d.clients.AccountID, d.bakeRegion, d.imageID)) == 0 {
+				proven = append(proven, t)
+			}
+		}
+		targets = proven
+	}
 	if d.plan != nil && d.plan.Protection != nil && !d.plan.Protection.Enabled {
 		for _, t := range targets {
 			if img, ok := images[t]; ok && ami.ProtectionOf(img).Enabled {
