@@ -116,6 +116,7 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 					"without a copy of that image fails the read, naming the Region.",
 				Validators: []validator.List{
 					listvalidator.UniqueValues(),
+					listvalidator.SizeAtMost(maxCopyRegions),
 					listvalidator.ValueStringsAre(stringvalidator.RegexMatches(regionPattern, regionMessage)),
 				},
 			},

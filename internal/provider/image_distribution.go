@@ -75,6 +75,10 @@ var (
 	}
 )
 
+// maxCopyRegions bounds the region blocks (and a data source's copy_regions):
+// more than any partition has Regions.
+const maxCopyRegions = 64
+
 // Patterns of the identifiers a distribution names (AWS's own formats).
 var (
 	accountPattern   = regexp.MustCompile(`^\d{12}$`)
@@ -132,6 +136,9 @@ func distributionBlock() schema.SingleNestedBlock {
 		},
 		Blocks: map[string]schema.Block{
 			"region": schema.SetNestedBlock{
+				// Each block is a copy made in parallel: bound them by the
+				// number of Regions a partition has, with room to grow.
+				Validators: []validator.Set{setvalidator.SizeAtMost(maxCopyRegions)},
 				MarkdownDescription: "A copy of the image in another Region, made in parallel with the others once the bake has " +
 					"succeeded. Adding a block copies; removing one deregisters that copy and deletes its snapshots; changing " +
 					"`kms_key_id` or `name` replaces that copy alone. Copies carry the image's tags, the provider's `default_tags` " +

@@ -448,6 +448,8 @@ func TestAccImage_distributionPlanErrors(t *testing.T) {
 			[]string{"Invalid Attribute Combination", "enabled"}},
 		{"copy name", distConfig(nil, nil, nil, "region {\n      region = \"eu-west-1\"\n      name   = \"a?\"\n    }"),
 			[]string{"Invalid AMI Name", "2 characters long"}},
+		{"too many Regions", distConfig(manyRegions(maxCopyRegions+1), nil, nil, ""),
+			[]string{"distribution.region", "set must contain at most 64 elements"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -716,4 +718,13 @@ func TestAccImage_distributionLifecycle(t *testing.T) {
 			},
 		},
 	})
+}
+
+// manyRegions is n distinct, well-formed Region codes.
+func manyRegions(n int) []distRegion {
+	out := make([]distRegion, n)
+	for i := range out {
+		out[i] = distRegion{fmt.Sprintf("xx-test-%d", i+1), ""}
+	}
+	return out
 }
