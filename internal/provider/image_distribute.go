@@ -209,17 +209,20 @@ func (d *distributionRun) removeCopies(ctx context.Context) error {
 		targets = proven
 	}
 	if d.plan != nil && d.plan.Protection != nil && !d.plan.Protection.Enabled {
+		disabled := false
 		for _, t := range targets {
 			if img, ok := images[t]; ok && ami.ProtectionOf(img).Enabled {
 				if err := ami.SetProtection(ctx, d.clients, t.Region, t.ImageID, false, false); err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				img.DeregistrationProtection = aws.String("disabled")
-				if ami.ProtectionOf(images[t]).Cooldown {
-					img.DeregistrationProtection = aws.String("disabled-until-" + time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339))
-				}
-				images[t] = img
+				disabled = true
+			}
+		}
+		// What AWS says now: a protection with cooldown still holds.
+		if disabled {
+			if images, err = ami.DescribeTargets(ctx, d.clients, targets); err != nil {
+				return errors.Join(append(errs, err)...)
 			}
 		}
 	}
