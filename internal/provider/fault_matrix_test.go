@@ -152,6 +152,9 @@ type matrixCase struct {
 type caseHooks struct {
 	current atomic.Value // string: the step running now
 	cancel  context.CancelFunc
+	// stall is how long an injected hang lasts: stallFor, or longer than a
+	// step timeout above it, which must end the step first.
+	stall time.Duration
 }
 
 func (h *caseHooks) running() string {
@@ -203,7 +206,7 @@ func kindRules(h *caseHooks, kind, op string, when func(context.Context, any) bo
 		return []faults.Rule{storm.Only(firstN(stormLength, when))}
 	case kindTimeout:
 		stall := all
-		stall.Hang, stall.HangFor, stall.LoseResponse = true, stallFor, mutating[op]
+		stall.Hang, stall.HangFor, stall.LoseResponse = true, h.stall, mutating[op]
 		return []faults.Rule{stall.Only(firstN(1, when))}
 	case kindCancel:
 		stall := all
@@ -241,6 +244,13 @@ func matrixCases() []matrixCase {
 					}
 					if kind == kindTimeout {
 						c.timeoutSeconds = 1
+						if ps.step == "installMissingWindowsUpdates" {
+							// The step first waits for the builder's SSM agent:
+							// on a busy machine that wait alone has taken over a
+							// second, timing the step out before the call the
+							// case hangs was ever made.
+							c.timeoutSeconds = 3
+						}
 					}
 					step, op, kind := ps.step, op, kind
 					c.rules = func(h *caseHooks) []faults.Rule { return kindRules(h, kind, op, h.during(step)) }
@@ -567,7 +577,7 @@ func TestAccFaultMatrix(t *testing.T) {
 func runMatrixCase(t *testing.T, c matrixCase, marker string, plain *awsx.Clients, ec2c *ec2.Client) {
 	began := time.Now()
 	phase := func(name string) { t.Logf("%s at %s", name, time.Since(began).Round(time.Millisecond)) }
-	h := &caseHooks{}
+	h := &caseHooks{stall: max(stallFor, time.Duration(c.timeoutSeconds+1)*time.Second)}
 	h.current.Store("")
 	inj := faults.New()
 	inj.Add(c.rules(h)...)
